@@ -12,9 +12,20 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod diff;
+pub mod folded;
 pub mod format;
+pub mod hist;
 pub mod histogram;
+pub mod json;
+pub mod leaks;
 pub mod load;
+pub mod metric;
+pub mod names;
+pub mod number;
+pub mod summary;
+pub mod testing;
+pub mod top;
 
 pub use format::{FORMAT_NAME, FORMAT_VERSION, Profile};
 pub use load::{LoadError, parse_profile};

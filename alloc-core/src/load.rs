@@ -199,13 +199,13 @@ pub fn validate(p: &Profile) -> Result<(), LoadError> {
         sum.peak_bytes = sum.peak_bytes.saturating_add(c.peak_bytes);
     }
     for (i, e) in p.events.items.iter().enumerate() {
-        if let Some(s) = e.stack {
-            if s as usize >= n_stacks {
-                return Err(inconsistent(
-                    format!("events.items[{i}].stack"),
-                    format!("stack index {s} out of range ({n_stacks} stacks)"),
-                ));
-            }
+        if let Some(s) = e.stack
+            && s as usize >= n_stacks
+        {
+            return Err(inconsistent(
+                format!("events.items[{i}].stack"),
+                format!("stack index {s} out of range ({n_stacks} stacks)"),
+            ));
         }
     }
     let t = &p.totals;
