@@ -118,6 +118,10 @@ pub struct Totals {
     pub peak_blocks: u64,
     /// When the peak was first reached, nanoseconds since the session started.
     pub peak_time_ns: u64,
+    /// Allocation and reallocation calls the inner allocator refused
+    /// (returned null); passed on to the caller and not otherwise counted.
+    #[serde(default)]
+    pub failures: u64,
 }
 
 /// Events on blocks the session did not see allocated (made before it started).

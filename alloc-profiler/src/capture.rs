@@ -1,0 +1,238 @@
+//! Capturing the callsite stack on the allocation path, as raw return
+//! addresses and without allocating: a bounded frame-pointer walk validated
+//! against the thread's stack bounds, or, where frame pointers are missing, the
+//! system unwinder (correct, and much slower).
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// The most frames any stack keeps.
+pub const MAX_FRAMES: usize = 128;
+
+/// How stacks are captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CaptureMethod {
+    /// Frame pointers when they are found to work, the unwinder otherwise.
+    Auto,
+    /// Walk frame pointers (needs `-C force-frame-pointers=yes`).
+    FramePointers,
+    /// The system unwinder through the `backtrace` crate.
+    Unwind,
+}
+
+const FP: u8 = 1;
+const UNWIND: u8 = 2;
+static METHOD: AtomicU8 = AtomicU8::new(FP);
+
+/// Whether the frame-pointer walk is available on this target.
+pub const FRAME_POINTERS_SUPPORTED: bool =
+    cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
+
+/// Decides the method for a session. Returns the name recorded in the profile
+/// and, when the choice differs from the request, why.
+pub fn choose(requested: CaptureMethod) -> (&'static str, Option<&'static str>) {
+    let fp_works = FRAME_POINTERS_SUPPORTED && frame_pointers_work();
+    let (method, note) = match requested {
+        CaptureMethod::Unwind => (UNWIND, None),
+        CaptureMethod::FramePointers if fp_works => (FP, None),
+        CaptureMethod::Auto if fp_works => (FP, None),
+        CaptureMethod::FramePointers | CaptureMethod::Auto => (
+            UNWIND,
+            Some(
+                "frame pointers not found (build with RUSTFLAGS=\"-C force-frame-pointers=yes\" for fast capture); used the unwinder",
+            ),
+        ),
+    };
+    METHOD.store(method, Ordering::Relaxed);
+    (
+        if method == FP {
+            "frame_pointers"
+        } else {
+            "unwind"
+        },
+        note,
+    )
+}
+
+/// Fills `out` with return addresses, innermost first, and returns how many.
+#[inline]
+pub fn capture(out: &mut [usize], stack_hi: usize) -> usize {
+    if METHOD.load(Ordering::Relaxed) == FP {
+        walk_frame_pointers(out, stack_hi)
+    } else {
+        unwind(out)
+    }
+}
+
+/// Walks the frame-pointer chain from the caller's frame.
+#[inline(never)]
+pub fn walk_frame_pointers(out: &mut [usize], stack_hi: usize) -> usize {
+    let mut fp = frame_pointer();
+    // The walk only ever moves towards the stack's base: no frame lies below
+    // our own, none above the base.
+    let lo = fp;
+    let mut n = 0;
+    while n < out.len() {
+        if fp < lo || fp % std::mem::align_of::<usize>() != 0 || fp.saturating_add(16) > stack_hi {
+            break;
+        }
+        // SAFETY: fp is aligned and [fp, fp+16) lies inside this thread's stack
+        // (between our own frame and the stack's base), which is mapped and
+        // readable; a frame record is (saved fp, return address).
+        let (next, ret) = unsafe {
+            let rec = fp as *const usize;
+            (rec.read(), rec.add(1).read())
+        };
+        if ret == 0 {
+            break;
+        }
+        if let Some(slot) = out.get_mut(n) {
+            *slot = ret;
+        }
+        n += 1;
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    n
+}
+
+#[inline(always)]
+fn frame_pointer() -> usize {
+    let fp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads the rbp register; no memory access, no side effects.
+    unsafe {
+        std::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: reads the x29 (frame pointer) register; no memory access.
+    unsafe {
+        std::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        fp = 0;
+    }
+    fp
+}
+
+/// Captures through the system unwinder.
+#[inline(never)]
+pub fn unwind(out: &mut [usize]) -> usize {
+    let mut n = 0;
+    // SAFETY: the unsynchronized variant only skips backtrace's own global lock,
+    // which exists to serialize Rust-level reentrancy; the callback neither
+    // allocates nor calls back into backtrace, and the unwinder underneath is
+    // thread-safe.
+    unsafe {
+        backtrace::trace_unsynchronized(|frame| {
+            let ip = frame.ip() as usize;
+            if ip == 0 {
+                return false;
+            }
+            match out.get_mut(n) {
+                Some(slot) => {
+                    *slot = ip;
+                    n += 1;
+                    true
+                }
+                None => false,
+            }
+        });
+    }
+    n
+}
+
+/// The highest address of the calling thread's stack.
+pub fn current_stack_hi() -> Option<usize> {
+    // SAFETY: pthread_attr_t is plain data; zeroed is a valid "uninitialized"
+    // state that pthread_getattr_np overwrites.
+    let mut attr: libc::pthread_attr_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pthread_self() is always valid for the calling thread and attr is
+    // writable; on success attr must be destroyed, which we do below.
+    if unsafe { libc::pthread_getattr_np(libc::pthread_self(), &mut attr) } != 0 {
+        return None;
+    }
+    let mut addr: *mut libc::c_void = std::ptr::null_mut();
+    let mut size: libc::size_t = 0;
+    // SAFETY: attr was initialized by pthread_getattr_np; out-params are valid.
+    let rc = unsafe { libc::pthread_attr_getstack(&attr, &mut addr, &mut size) };
+    // SAFETY: attr was initialized by pthread_getattr_np and is not used after.
+    unsafe { libc::pthread_attr_destroy(&mut attr) };
+    if rc != 0 {
+        return None;
+    }
+    (addr as usize).checked_add(size)
+}
+
+/// True when the frame-pointer walk sees the same callers as the unwinder.
+#[inline(never)]
+fn frame_pointers_work() -> bool {
+    probe_outer()
+}
+
+#[inline(never)]
+fn probe_outer() -> bool {
+    std::hint::black_box(probe_inner())
+}
+
+#[inline(never)]
+fn probe_inner() -> bool {
+    let hi = current_stack_hi().unwrap_or(0);
+    let mut fp = [0usize; 8];
+    let mut uw = [0usize; 16];
+    let nf = walk_frame_pointers(&mut fp, hi);
+    let nu = unwind(&mut uw);
+    let fp = fp.get(..nf).unwrap_or(&[]);
+    let uw = uw.get(..nu).unwrap_or(&[]);
+    // The walk must find our callers (its first address is a different call
+    // site in this function than the unwinder's, so it is skipped), each of
+    // which the unwinder also reports.
+    fp.len() >= 4 && fp.iter().skip(1).take(3).all(|a| uw.contains(a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[inline(never)]
+    fn nested(depth: u32, out: &mut [usize], hi: usize) -> usize {
+        if depth == 0 {
+            walk_frame_pointers(out, hi)
+        } else {
+            std::hint::black_box(nested(depth - 1, out, hi))
+        }
+    }
+
+    #[test]
+    fn stack_bounds_contain_a_local() {
+        let x = 0u8;
+        let hi = current_stack_hi().unwrap();
+        assert!((&x as *const u8 as usize) < hi);
+    }
+
+    #[test]
+    fn frame_pointer_walk_matches_unwinder_when_built_with_frame_pointers() {
+        // The workspace builds with -C force-frame-pointers=yes (.cargo/config.toml).
+        assert!(frame_pointers_work());
+        let hi = current_stack_hi().unwrap();
+        let mut out = [0usize; 64];
+        let n = nested(10, &mut out, hi);
+        assert!(n >= 11, "walked only {n} frames");
+    }
+
+    #[test]
+    fn walk_stops_at_the_buffer_size() {
+        let hi = current_stack_hi().unwrap();
+        let mut out = [0usize; 3];
+        assert_eq!(nested(10, &mut out, hi), 3);
+    }
+
+    #[test]
+    fn unwind_captures_frames() {
+        let mut out = [0usize; 32];
+        assert!(unwind(&mut out) >= 3);
+    }
+}

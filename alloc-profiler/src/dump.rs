@@ -1,0 +1,440 @@
+//! Writing a profile: a consistent snapshot taken while every thread's record
+//! is locked (so no event is half-done), then symbolization and JSON writing
+//! with no lock held, to a temporary file renamed into place.
+//!
+//! Everything here runs inside the reentrancy guard: its allocations go
+//! straight to the inner allocator, unrecorded, and are freed before it ends.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use alloc_core::format::{
+    Bookkeeping, Callsite, Capture, Event, EventKind, Events, FORMAT_NAME, FORMAT_VERSION, Frame,
+    HeapPoint, Histograms, Meta, Mode, Profile, Stack, ThreadInfo, Totals, Untracked,
+};
+use alloc_core::histogram::{ALIGN_BUCKETS, Bucketing, LOG2_BUCKETS, buckets_from_counts};
+
+use crate::heap::{HEAP, Heap, Point};
+use crate::live_table;
+use crate::record::{self, Hist, Kind, RawEvent};
+use crate::recorder::{self, GENERATION, OFF, STATE};
+use crate::stack_table::{self, UNRECORDED};
+use crate::symbolize::{self, Symbolizer};
+
+/// What the session settled at start, needed to describe it.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionInfo {
+    /// Wall-clock start.
+    pub started_unix_ms: u64,
+    /// Capture method name.
+    pub capture: &'static str,
+    /// Why the capture method differs from the one asked for.
+    pub capture_note: Option<&'static str>,
+    /// Frames kept per stack.
+    pub max_frames: u32,
+}
+
+struct RawCallsite {
+    frames: Vec<usize>,
+    agg: Callsite,
+}
+
+/// Everything copied out under the locks.
+struct Snapshot {
+    heap: Box<Heap>,
+    now_ns: u64,
+    callsites: Vec<RawCallsite>,
+    sizes: Hist<LOG2_BUCKETS>,
+    aligns: Hist<ALIGN_BUCKETS>,
+    lifetimes: Hist<LOG2_BUCKETS>,
+    events: Vec<RawEvent>,
+    recorded: u64,
+    dropped: u64,
+    threads: Vec<ThreadInfo>,
+    not_recorded: u64,
+    ring_capacity: u64,
+}
+
+/// Copies the session's state; with `stop`, the session ends at that instant.
+fn snapshot(stop: bool) -> Snapshot {
+    let generation = GENERATION.load(Ordering::Relaxed);
+    // Every record's lock, in pool order: no thread is inside an event's
+    // bookkeeping once we hold them all.
+    let records: Vec<_> = record::POOL.iter().map(|r| r.lock()).collect();
+    let now_ns =
+        crate::clock::monotonic_ns().saturating_sub(recorder::START_NS.load(Ordering::Relaxed));
+    let heap = Box::new(*HEAP.lock());
+    let n = stack_table::count();
+    let mut callsites = Vec::with_capacity(n as usize);
+    for id in 0..n {
+        let Some(e) = stack_table::entry(id) else {
+            callsites.push(RawCallsite {
+                frames: Vec::new(),
+                agg: Callsite::default(),
+            });
+            continue;
+        };
+        let a = &e.agg;
+        let peak = *a.peak.lock();
+        let (peak_blocks, peak_bytes) = if peak.epoch == heap.epoch {
+            (peak.blocks, peak.bytes)
+        } else {
+            (0, 0)
+        };
+        let freed_blocks = a.freed_blocks.load(Ordering::Relaxed);
+        callsites.push(RawCallsite {
+            frames: e.frames().to_vec(),
+            agg: Callsite {
+                stack: id,
+                blocks: a.blocks.load(Ordering::Relaxed),
+                bytes: a.bytes.load(Ordering::Relaxed),
+                reallocs: a.reallocs.load(Ordering::Relaxed),
+                live_blocks: a.live_blocks.load(Ordering::Relaxed),
+                live_bytes: a.live_bytes.load(Ordering::Relaxed),
+                peak_blocks,
+                peak_bytes,
+                max_live_bytes: a.max_live_bytes.load(Ordering::Relaxed),
+                freed_blocks,
+                lifetime_total_ns: a.lifetime_total_ns.load(Ordering::Relaxed),
+                lifetime_min_ns: if freed_blocks == 0 {
+                    0
+                } else {
+                    a.lifetime_min_ns.load(Ordering::Relaxed)
+                },
+                lifetime_max_ns: a.lifetime_max_ns.load(Ordering::Relaxed),
+            },
+        });
+    }
+    if heap.epoch > 0 {
+        let mut live_at_peak = |b: &live_table::Block| {
+            if b.seq <= heap.peak_seq {
+                if let Some(c) = callsites.get_mut(b.stack as usize) {
+                    c.agg.peak_blocks += 1;
+                    c.agg.peak_bytes += b.size;
+                }
+            }
+        };
+        live_table::for_each(|_, b| live_at_peak(b));
+        // Blocks in the middle of a reallocation are still live.
+        for r in records.iter().filter(|r| r.is_current(generation)) {
+            for f in r.in_flight.iter().filter(|f| f.ptr != 0) {
+                live_at_peak(&f.block);
+            }
+        }
+    }
+    let mut snap = Snapshot {
+        heap,
+        now_ns,
+        callsites,
+        sizes: Hist {
+            blocks: [0; LOG2_BUCKETS],
+            bytes: [0; LOG2_BUCKETS],
+        },
+        aligns: Hist {
+            blocks: [0; ALIGN_BUCKETS],
+            bytes: [0; ALIGN_BUCKETS],
+        },
+        lifetimes: Hist {
+            blocks: [0; LOG2_BUCKETS],
+            bytes: [0; LOG2_BUCKETS],
+        },
+        events: Vec::new(),
+        recorded: 0,
+        dropped: 0,
+        threads: Vec::new(),
+        not_recorded: stack_table::not_recorded(),
+        ring_capacity: recorder::RING_CAP.load(Ordering::Relaxed) as u64,
+    };
+    for r in records.iter().filter(|r| r.is_current(generation)) {
+        snap.sizes.merge(&r.sizes);
+        snap.aligns.merge(&r.aligns);
+        snap.lifetimes.merge(&r.lifetimes);
+        snap.recorded += r.written;
+        snap.dropped += r.dropped();
+        snap.events.extend(r.events().copied());
+    }
+    record::names::for_each(generation, |id, name| {
+        snap.threads.push(ThreadInfo {
+            id,
+            name: (!name.is_empty()).then(|| String::from_utf8_lossy(name).into_owned()),
+        });
+    });
+    if stop {
+        STATE.store(OFF, Ordering::Release);
+    }
+    drop(records);
+    snap.events.sort_by_key(|e| e.t_ns);
+    snap
+}
+
+fn kind(k: Kind) -> EventKind {
+    match k {
+        Kind::Alloc => EventKind::Alloc,
+        Kind::AllocZeroed => EventKind::AllocZeroed,
+        Kind::Realloc => EventKind::Realloc,
+        Kind::Dealloc => EventKind::Dealloc,
+    }
+}
+
+fn program() -> (String, Vec<String>) {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let args = std::fs::read("/proc/self/cmdline")
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .skip(1)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (exe, args)
+}
+
+/// Symbolizes, trims and merges a snapshot into a profile.
+fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
+    let mut sym = Symbolizer::default();
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut frame_ids: HashMap<Frame, u32> = HashMap::new();
+    let mut stacks: Vec<Stack> = Vec::new();
+    let mut stack_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+    let mut callsites: Vec<Callsite> = Vec::new();
+    // Raw stack id -> merged stack index.
+    let mut remap: Vec<Option<u32>> = vec![None; snap.callsites.len()];
+
+    for (raw_id, raw) in snap.callsites.iter().enumerate() {
+        let c = &raw.agg;
+        if c.blocks == 0 && c.reallocs == 0 && c.live_blocks == 0 {
+            continue;
+        }
+        let mut symbolized: Vec<Frame> = if raw_id as u32 == UNRECORDED {
+            vec![Frame {
+                function: "[stack not recorded]".into(),
+                file: None,
+                line: None,
+                column: None,
+                inlined: false,
+            }]
+        } else {
+            raw.frames
+                .iter()
+                .flat_map(|&a| sym.frames(a).to_vec())
+                .collect()
+        };
+        symbolize::trim(&mut symbolized);
+        let key: Vec<u32> = symbolized
+            .into_iter()
+            .map(|f| {
+                *frame_ids.entry(f.clone()).or_insert_with(|| {
+                    frames.push(f);
+                    (frames.len() - 1) as u32
+                })
+            })
+            .collect();
+        let merged = *stack_ids.entry(key.clone()).or_insert_with(|| {
+            stacks.push(Stack { frames: key });
+            callsites.push(Callsite {
+                stack: (stacks.len() - 1) as u32,
+                ..Callsite::default()
+            });
+            (stacks.len() - 1) as u32
+        });
+        remap[raw_id] = Some(merged);
+        let m = &mut callsites[merged as usize];
+        if c.freed_blocks > 0 {
+            m.lifetime_min_ns = if m.freed_blocks == 0 {
+                c.lifetime_min_ns
+            } else {
+                m.lifetime_min_ns.min(c.lifetime_min_ns)
+            };
+        }
+        m.blocks += c.blocks;
+        m.bytes += c.bytes;
+        m.reallocs += c.reallocs;
+        m.live_blocks += c.live_blocks;
+        m.live_bytes += c.live_bytes;
+        m.peak_blocks += c.peak_blocks;
+        m.peak_bytes += c.peak_bytes;
+        m.max_live_bytes = m.max_live_bytes.max(c.max_live_bytes);
+        m.freed_blocks += c.freed_blocks;
+        m.lifetime_total_ns += c.lifetime_total_ns;
+        m.lifetime_max_ns = m.lifetime_max_ns.max(c.lifetime_max_ns);
+    }
+
+    let h = &snap.heap;
+    let items = snap
+        .events
+        .iter()
+        .map(|e| Event {
+            t_ns: e.t_ns,
+            thread: e.thread,
+            kind: kind(e.kind),
+            size: e.size,
+            old_size: (e.kind == Kind::Realloc).then_some(e.old_size),
+            align: 1u64 << e.align_log2.min(63),
+            stack: remap.get(e.stack as usize).copied().flatten(),
+            addr: e.addr,
+        })
+        .collect();
+    let (program, args) = program();
+    Profile {
+        format: FORMAT_NAME.to_string(),
+        format_version: FORMAT_VERSION,
+        meta: Meta {
+            tool: concat!("alloc-profiler ", env!("CARGO_PKG_VERSION")).to_string(),
+            program,
+            args,
+            pid: std::process::id(),
+            started_unix_ms: info.started_unix_ms,
+            duration_ns: snap.now_ns,
+            mode: Mode::Exact,
+            capture: Capture {
+                method: info.capture.to_string(),
+                max_frames: info.max_frames,
+                note: info.capture_note.map(str::to_string),
+            },
+        },
+        totals: Totals {
+            allocations: h.allocations,
+            reallocations: h.reallocations,
+            deallocations: h.deallocations,
+            bytes_allocated: h.bytes_allocated,
+            bytes_deallocated: h.bytes_deallocated,
+            live_blocks: h.live_blocks,
+            live_bytes: h.live_bytes,
+            peak_bytes: h.peak_bytes,
+            peak_blocks: h.peak_blocks,
+            peak_time_ns: h.peak_t_ns,
+            failures: h.failures,
+        },
+        untracked: Untracked {
+            deallocations: h.untracked_frees,
+            bytes_deallocated: h.untracked_free_bytes,
+            reallocations: h.untracked_reallocs,
+        },
+        bookkeeping: Bookkeeping {
+            untracked_blocks: h.missed_blocks,
+            untracked_bytes: h.missed_bytes,
+            stacks_not_recorded: snap.not_recorded,
+            profiler_bytes: crate::os_mem::mapped_bytes(),
+        },
+        frames,
+        stacks,
+        callsites,
+        histograms: Histograms {
+            size: buckets_from_counts(Bucketing::Log2, &snap.sizes.blocks, &snap.sizes.bytes),
+            align: buckets_from_counts(Bucketing::Align, &snap.aligns.blocks, &snap.aligns.bytes),
+            lifetime: buckets_from_counts(
+                Bucketing::Log2,
+                &snap.lifetimes.blocks,
+                &snap.lifetimes.bytes,
+            ),
+        },
+        timeline: h
+            .series(snap.now_ns)
+            .map(|p: Point| HeapPoint {
+                t_ns: p.t_ns,
+                live_bytes: p.live_bytes,
+                live_blocks: p.live_blocks,
+                max_bytes: p.max_bytes,
+            })
+            .collect(),
+        events: Events {
+            ring_capacity: snap.ring_capacity,
+            recorded: snap.recorded,
+            dropped: snap.dropped,
+            items,
+        },
+        threads: snap.threads,
+    }
+}
+
+/// Why writing failed, without allocating (it crosses out of the guard).
+#[derive(Debug, Clone, Copy)]
+pub struct WriteFailure {
+    /// What was being done.
+    pub stage: &'static str,
+    /// The I/O error's kind.
+    pub kind: io::ErrorKind,
+    /// The OS error code, when there was one.
+    pub os: Option<i32>,
+}
+
+impl WriteFailure {
+    fn new(stage: &'static str, e: &io::Error) -> Self {
+        Self {
+            stage,
+            kind: e.kind(),
+            os: e.raw_os_error(),
+        }
+    }
+}
+
+/// Brief figures of a written profile.
+#[derive(Debug, Clone, Copy)]
+pub struct Written {
+    /// The session's totals.
+    pub totals: Totals,
+    /// Distinct callsites.
+    pub callsites: usize,
+    /// Callsites with blocks still live.
+    pub leaking_callsites: usize,
+    /// Events dropped from the rings.
+    pub events_dropped: u64,
+}
+
+/// Takes a snapshot (ending the session when `stop`) and writes it to `path`.
+/// Must run inside the reentrancy guard.
+pub fn write(path: &Path, stop: bool, info: &SessionInfo) -> Result<Written, WriteFailure> {
+    let profile = build(snapshot(stop), info);
+    let written = Written {
+        totals: profile.totals,
+        callsites: profile.callsites.len(),
+        leaking_callsites: profile
+            .callsites
+            .iter()
+            .filter(|c| c.live_blocks > 0)
+            .count(),
+        events_dropped: profile.events.dropped,
+    };
+    write_atomically(path, &profile)?;
+    Ok(written)
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(format!(".tmp-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Writes `profile` as JSON to a temporary file beside `path`, then renames it
+/// over `path`: readers never see a half-written profile, and on failure
+/// whatever was at `path` is untouched.
+pub fn write_atomically(path: &Path, profile: &Profile) -> Result<(), WriteFailure> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let file = std::fs::File::create(&tmp).map_err(|e| WriteFailure::new("create", &e))?;
+        let mut out = io::BufWriter::with_capacity(1 << 20, file);
+        serde_json::to_writer(&mut out, profile).map_err(|e| {
+            let e: io::Error = e.into();
+            WriteFailure::new("write", &e)
+        })?;
+        out.write_all(b"\n")
+            .map_err(|e| WriteFailure::new("write", &e))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| WriteFailure::new("write", e.error()))?;
+        file.sync_all().map_err(|e| WriteFailure::new("sync", &e))?;
+        std::fs::rename(&tmp, path).map_err(|e| WriteFailure::new("rename", &e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,116 @@
+//! The session started from the environment: with `ALLOC_PROFILER=path.json`
+//! set, the first allocation starts a session and the profile is written when
+//! the process exits normally (from an `atexit` handler). The variable is read
+//! with `getenv`, which does not allocate.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::capture::CaptureMethod;
+use crate::recorder::{STATE, UNINIT};
+use crate::session::{self, Config};
+use crate::spin::SpinMutex;
+
+const PATH_MAX: usize = 4096;
+
+struct EnvPath {
+    bytes: [u8; PATH_MAX],
+    len: usize,
+}
+
+static PATH: SpinMutex<EnvPath> = SpinMutex::new(EnvPath {
+    bytes: [0; PATH_MAX],
+    len: 0,
+});
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Reads a variable without allocating.
+fn getenv(name: &std::ffi::CStr) -> Option<&'static [u8]> {
+    // SAFETY: name is NUL-terminated. getenv's result points into the
+    // environment block, which nothing in this program modifies concurrently
+    // (Rust's set_var is unsafe for exactly this reason).
+    let p = unsafe { libc::getenv(name.as_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: getenv returned a valid NUL-terminated string that stays valid
+    // while the environment is not modified.
+    Some(unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes())
+}
+
+fn env_number(name: &std::ffi::CStr) -> Option<u64> {
+    std::str::from_utf8(getenv(name)?).ok()?.trim().parse().ok()
+}
+
+/// Called on the allocation path while the state is `UNINIT` (inside the
+/// reentrancy guard). Returns whether a session now records.
+#[cold]
+#[inline(never)]
+pub fn start_from_env() -> bool {
+    if STATE.load(Ordering::Acquire) != UNINIT {
+        return STATE.load(Ordering::Acquire) == crate::recorder::ON;
+    }
+    let path = match getenv(c"ALLOC_PROFILER") {
+        Some(p) if !p.is_empty() && p.len() < PATH_MAX => p,
+        _ => {
+            session::env_checked_nothing();
+            return false;
+        }
+    };
+    {
+        let mut stored = PATH.lock();
+        stored.bytes[..path.len()].copy_from_slice(path);
+        stored.len = path.len();
+    }
+    let config = Config {
+        ring_capacity: env_number(c"ALLOC_PROFILER_RING").map_or(16 * 1024, |n| n as usize),
+        max_frames: env_number(c"ALLOC_PROFILER_FRAMES").map_or(64, |n| n as usize),
+        capture: CaptureMethod::Auto,
+        memory_limit: env_number(c"ALLOC_PROFILER_MEMORY_LIMIT"),
+    };
+    if session::begin(&config).is_err() {
+        return false;
+    }
+    ACTIVE.store(true, Ordering::Release);
+    // SAFETY: at_exit is an `extern "C" fn()` that never unwinds (it catches
+    // panics); registering it has no other precondition.
+    unsafe { libc::atexit(at_exit) };
+    true
+}
+
+/// The environment session's output path, when one runs.
+pub fn output() -> Option<PathBuf> {
+    if !ACTIVE.load(Ordering::Acquire) {
+        return None;
+    }
+    let p = PATH.lock();
+    Some(PathBuf::from(
+        String::from_utf8_lossy(&p.bytes[..p.len]).into_owned(),
+    ))
+}
+
+extern "C" fn at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        if !ACTIVE.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let path = {
+            let p = PATH.lock();
+            PathBuf::from(std::ffi::OsStr::new(
+                std::str::from_utf8(&p.bytes[..p.len]).unwrap_or("alloc-profile.json"),
+            ))
+        };
+        let quiet = getenv(c"ALLOC_PROFILER_QUIET").is_some_and(|v| v != b"0");
+        match session::write_profile(&path, true) {
+            Ok(s) if !quiet => {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "alloc-profiler: {s}");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "alloc-profiler: {e}");
+            }
+        }
+    });
+}

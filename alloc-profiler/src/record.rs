@@ -1,0 +1,338 @@
+//! Per-thread records: each thread's ring buffer of recent events and its
+//! histograms, behind the thread's own lock. A thread holds its record's lock
+//! for the whole of an event's bookkeeping, so whoever holds every record's lock
+//! (the profile writer) sees no event half-done. Records live in a fixed static
+//! pool; threads beyond the pool share records, which stays exact because of
+//! the lock.
+
+use std::ptr::NonNull;
+
+use alloc_core::histogram::{ALIGN_BUCKETS, LOG2_BUCKETS, align_bucket, log2_bucket};
+
+use crate::os_mem;
+use crate::spin::SpinMutex;
+
+/// Records in the pool.
+pub const RECORDS: usize = 256;
+
+/// What an event did (as in the profile's `EventKind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// `alloc`.
+    Alloc = 0,
+    /// `alloc_zeroed`.
+    AllocZeroed = 1,
+    /// `realloc`.
+    Realloc = 2,
+    /// `dealloc`.
+    Dealloc = 3,
+}
+
+/// An event as the ring stores it.
+#[derive(Debug, Clone, Copy)]
+pub struct RawEvent {
+    /// Nanoseconds since the session started.
+    pub t_ns: u64,
+    /// Block address.
+    pub addr: u64,
+    /// Size after the event.
+    pub size: u64,
+    /// Size before a reallocation.
+    pub old_size: u64,
+    /// Stack id, or `u32::MAX` for none.
+    pub stack: u32,
+    /// Thread id.
+    pub thread: u32,
+    /// What happened.
+    pub kind: Kind,
+    /// log2 of the alignment.
+    pub align_log2: u8,
+}
+
+/// A power-of-two histogram of blocks and bytes.
+#[derive(Clone, Copy)]
+pub struct Hist<const N: usize> {
+    /// Blocks per bucket.
+    pub blocks: [u64; N],
+    /// Bytes per bucket.
+    pub bytes: [u64; N],
+}
+
+impl<const N: usize> Hist<N> {
+    const ZERO: Self = Self {
+        blocks: [0; N],
+        bytes: [0; N],
+    };
+
+    #[inline]
+    fn add(&mut self, bucket: usize, bytes: u64) {
+        if let (Some(c), Some(b)) = (self.blocks.get_mut(bucket), self.bytes.get_mut(bucket)) {
+            *c += 1;
+            *b = b.wrapping_add(bytes);
+        }
+    }
+
+    /// Adds another histogram into this one.
+    pub fn merge(&mut self, other: &Self) {
+        for i in 0..N {
+            self.blocks[i] += other.blocks[i];
+            self.bytes[i] = self.bytes[i].wrapping_add(other.bytes[i]);
+        }
+    }
+}
+
+/// Reallocations a record can show as in flight at once.
+pub const IN_FLIGHT: usize = 8;
+
+/// A block between the start and the end of its reallocation: out of the live
+/// table, but still live (at its old size) as far as every count goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InFlight {
+    /// The block's address; 0 for a free slot.
+    pub ptr: usize,
+    /// The block.
+    pub block: crate::live_table::Block,
+}
+
+/// One record of the pool.
+pub struct Record {
+    generation: u32,
+    /// Blocks being reallocated by this record's threads.
+    pub in_flight: [InFlight; IN_FLIGHT],
+    ring: *mut RawEvent,
+    ring_cap: usize,
+    /// Events pushed this session.
+    pub written: u64,
+    /// Sizes of blocks handed out.
+    pub sizes: Hist<LOG2_BUCKETS>,
+    /// Alignments requested.
+    pub aligns: Hist<ALIGN_BUCKETS>,
+    /// Lifetimes of freed blocks.
+    pub lifetimes: Hist<LOG2_BUCKETS>,
+}
+
+// SAFETY: the ring is a private mapping reached only through the record's lock.
+unsafe impl Send for Record {}
+
+impl Record {
+    const EMPTY: Self = Self {
+        generation: 0,
+        in_flight: [InFlight {
+            ptr: 0,
+            block: crate::live_table::Block {
+                size: 0,
+                birth_ns: 0,
+                seq: 0,
+                stack: 0,
+            },
+        }; IN_FLIGHT],
+        ring: std::ptr::null_mut(),
+        ring_cap: 0,
+        written: 0,
+        sizes: Hist::ZERO,
+        aligns: Hist::ZERO,
+        lifetimes: Hist::ZERO,
+    };
+
+    /// True when this record holds data of session `generation`.
+    pub fn is_current(&self, generation: u32) -> bool {
+        self.generation == generation
+    }
+
+    /// Makes the record belong to session `generation` with rings of
+    /// `ring_cap` events, clearing what an older session left.
+    #[inline]
+    pub fn prepare(&mut self, generation: u32, ring_cap: usize) {
+        if self.generation == generation {
+            return;
+        }
+        self.reset_for(generation, ring_cap);
+    }
+
+    #[cold]
+    fn reset_for(&mut self, generation: u32, ring_cap: usize) {
+        self.generation = generation;
+        self.in_flight = [InFlight::default(); IN_FLIGHT];
+        self.written = 0;
+        self.sizes = Hist::ZERO;
+        self.aligns = Hist::ZERO;
+        self.lifetimes = Hist::ZERO;
+        if self.ring_cap != ring_cap {
+            if let Some(old) = NonNull::new(self.ring) {
+                // SAFETY: the ring was mapped below with ring_cap events and is
+                // only reached through this record, which we hold exclusively.
+                unsafe { os_mem::unmap(old.cast(), self.ring_cap * size_of::<RawEvent>()) };
+            }
+            self.ring = std::ptr::null_mut();
+            self.ring_cap = 0;
+            if ring_cap > 0 {
+                if let Some(mem) = os_mem::map_zeroed(ring_cap * size_of::<RawEvent>()) {
+                    self.ring = mem.cast::<RawEvent>().as_ptr();
+                    self.ring_cap = ring_cap;
+                }
+            }
+        }
+    }
+
+    fn ring(&self) -> &[RawEvent] {
+        if self.ring.is_null() {
+            return &[];
+        }
+        // SAFETY: the ring holds ring_cap events (zeroed memory is a valid
+        // RawEvent: Kind::Alloc is 0) and is ours while we hold the lock.
+        unsafe { std::slice::from_raw_parts(self.ring, self.ring_cap) }
+    }
+
+    /// Parks a block being reallocated; returns its slot, or `None` when all
+    /// slots are taken (the block is then invisible to a snapshot until its
+    /// reallocation ends).
+    pub fn park(&mut self, ptr: usize, block: crate::live_table::Block) -> Option<usize> {
+        let i = self.in_flight.iter().position(|f| f.ptr == 0)?;
+        self.in_flight[i] = InFlight { ptr, block };
+        Some(i)
+    }
+
+    /// Frees the slot `park` returned for `ptr`.
+    pub fn unpark(&mut self, slot: Option<usize>, ptr: usize) {
+        if let Some(f) = slot.and_then(|i| self.in_flight.get_mut(i)) {
+            if f.ptr == ptr {
+                f.ptr = 0;
+            }
+        }
+    }
+
+    /// Appends an event, overwriting the oldest when the ring is full.
+    #[inline]
+    pub fn push(&mut self, e: RawEvent) {
+        if self.ring_cap > 0 {
+            let i = (self.written % self.ring_cap as u64) as usize;
+            // SAFETY: i < ring_cap, the ring's length; we hold the lock.
+            unsafe { self.ring.add(i).write(e) };
+        }
+        self.written += 1;
+    }
+
+    /// Counts a block handed out.
+    #[inline]
+    pub fn count_block(&mut self, size: u64, align: u64) {
+        self.sizes.add(log2_bucket(size), size);
+        self.aligns.add(align_bucket(align), size);
+    }
+
+    /// Counts a freed block's lifetime.
+    #[inline]
+    pub fn count_lifetime(&mut self, lifetime_ns: u64, size: u64) {
+        self.lifetimes.add(log2_bucket(lifetime_ns), size);
+    }
+
+    /// Events in the ring, oldest first.
+    pub fn events(&self) -> impl Iterator<Item = &RawEvent> {
+        let ring = self.ring();
+        let cap = ring.len() as u64;
+        let kept = self.written.min(cap);
+        let start = self.written - kept;
+        (start..self.written).filter_map(move |i| ring.get((i % cap.max(1)) as usize))
+    }
+
+    /// Events overwritten before they could be read.
+    pub fn dropped(&self) -> u64 {
+        self.written.saturating_sub(self.ring_cap as u64)
+    }
+}
+
+/// The pool.
+pub static POOL: [SpinMutex<Record>; RECORDS] = [const { SpinMutex::new(Record::EMPTY) }; RECORDS];
+
+/// The record of thread `id`.
+#[inline]
+pub fn of_thread(id: u32) -> &'static SpinMutex<Record> {
+    &POOL[id as usize % RECORDS]
+}
+
+/// Thread names, by thread id, for the first threads of a session.
+pub mod names {
+    use crate::spin::SpinMutex;
+
+    const MAX: usize = 4096;
+
+    /// (generation, name bytes) per thread id.
+    static NAMES: SpinMutex<[(u32, [u8; 16]); MAX]> = SpinMutex::new([(0, [0; 16]); MAX]);
+
+    /// Notes the calling thread's OS name under `id` for session `generation`.
+    pub fn remember(id: u32, generation: u32) {
+        let mut buf = [0u8; 16];
+        // SAFETY: buf is 16 writable bytes, the size Linux thread names have;
+        // for the calling thread glibc reads the name with prctl, no allocation.
+        let rc = unsafe {
+            libc::pthread_getname_np(libc::pthread_self(), buf.as_mut_ptr().cast(), buf.len())
+        };
+        if rc != 0 {
+            buf = [0; 16];
+        }
+        if let Some(slot) = NAMES.lock().get_mut(id as usize) {
+            *slot = (generation, buf);
+        }
+    }
+
+    /// Calls `f(id, name)` for every thread named in session `generation`.
+    pub fn for_each(generation: u32, mut f: impl FnMut(u32, &[u8])) {
+        let names = NAMES.lock();
+        for (id, (g, name)) in names.iter().enumerate() {
+            if *g == generation {
+                let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+                f(id as u32, &name[..len]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(t: u64) -> RawEvent {
+        RawEvent {
+            t_ns: t,
+            addr: 0,
+            size: 0,
+            old_size: 0,
+            stack: 0,
+            thread: 0,
+            kind: Kind::Alloc,
+            align_log2: 0,
+        }
+    }
+
+    #[test]
+    fn ring_keeps_the_newest_and_counts_what_it_dropped() {
+        let mut r = Record::EMPTY;
+        r.prepare(1, 4);
+        for t in 0..10 {
+            r.push(ev(t));
+        }
+        let kept: Vec<u64> = r.events().map(|e| e.t_ns).collect();
+        assert_eq!(kept, vec![6, 7, 8, 9]);
+        assert_eq!(r.dropped(), 6);
+        r.prepare(2, 4);
+        assert_eq!(r.events().count(), 0, "a new session starts empty");
+        r.prepare(3, 0);
+        r.push(ev(1));
+        assert_eq!(
+            (r.events().count(), r.dropped()),
+            (0, 1),
+            "no ring: all dropped, all counted"
+        );
+    }
+
+    #[test]
+    fn histograms_bucket_sizes_alignments_and_lifetimes() {
+        let mut r = Record::EMPTY;
+        r.count_block(24, 8);
+        r.count_block(4096, 4096);
+        r.count_lifetime(1000, 24);
+        assert_eq!(r.sizes.blocks[log2_bucket(24)], 1);
+        assert_eq!(r.aligns.bytes[12], 4096);
+        assert_eq!(r.lifetimes.blocks[log2_bucket(1000)], 1);
+    }
+}

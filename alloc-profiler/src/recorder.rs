@@ -1,0 +1,339 @@
+//! What happens on each allocator call: the always-on counters, the `measure`
+//! counters, and, while a session runs, the full bookkeeping.
+//!
+//! Locking: an event's bookkeeping runs under its thread's record lock, then
+//! takes at most one shard lock of the stack index, one of the live table and
+//! the heap clock, always in that order, and never around the inner
+//! allocator's call. None of these locks allocates or parks.
+
+use std::alloc::Layout;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::capture::{self, MAX_FRAMES};
+use crate::heap::HEAP;
+use crate::live_table::{self, Block};
+use crate::record::{self, Kind, RawEvent};
+use crate::stack_table::{self, UNRECORDED};
+use crate::thread::{self, ThreadState};
+use crate::{counters, env_session};
+
+/// Session states.
+pub const UNINIT: u8 = 0;
+/// No session.
+pub const OFF: u8 = 1;
+/// A session records.
+pub const ON: u8 = 2;
+/// A session is starting or being written.
+pub const BUSY: u8 = 3;
+
+/// The session state; starts `UNINIT` so that the first allocation looks at
+/// the environment.
+pub static STATE: AtomicU8 = AtomicU8::new(UNINIT);
+/// The current session's generation (1 for the first session).
+pub static GENERATION: AtomicU32 = AtomicU32::new(0);
+/// Frames kept per stack.
+pub static MAX_FRAMES_CFG: AtomicUsize = AtomicUsize::new(64);
+/// Events each thread's ring holds.
+pub static RING_CAP: AtomicUsize = AtomicUsize::new(16 * 1024);
+/// Monotonic time the session started.
+pub static START_NS: AtomicU64 = AtomicU64::new(0);
+
+#[inline]
+fn now() -> u64 {
+    crate::clock::monotonic_ns().saturating_sub(START_NS.load(Ordering::Relaxed))
+}
+
+#[inline]
+fn align_log2(layout: Layout) -> u8 {
+    layout.align().trailing_zeros() as u8
+}
+
+/// Checks the session state on the allocation path, starting the
+/// environment-configured session on the very first call.
+#[inline]
+fn recording() -> bool {
+    match STATE.load(Ordering::Relaxed) {
+        ON => true,
+        UNINIT => env_session::start_from_env(),
+        _ => false,
+    }
+}
+
+/// Captures the calling stack and interns it.
+#[inline]
+fn callsite(ts: &ThreadState, generation: u32) -> u32 {
+    let mut frames = [0usize; MAX_FRAMES];
+    let max = MAX_FRAMES_CFG.load(Ordering::Relaxed).min(MAX_FRAMES);
+    let n = capture::capture(frames.get_mut(..max).unwrap_or(&mut []), ts.stack_hi());
+    stack_table::intern(frames.get(..n).unwrap_or(&[]), ts, generation)
+}
+
+/// Locks the calling thread's record if the session still records, preparing
+/// it for this session.
+#[inline]
+fn lock_record(
+    ts: &ThreadState,
+) -> Option<(crate::spin::SpinMutexGuard<'static, record::Record>, u32)> {
+    let mut rec = record::of_thread(ts.id()).lock();
+    if STATE.load(Ordering::Acquire) != ON {
+        return None;
+    }
+    let generation = GENERATION.load(Ordering::Relaxed);
+    if !rec.is_current(generation) {
+        record::names::remember(ts.id(), generation);
+    }
+    rec.prepare(generation, RING_CAP.load(Ordering::Relaxed));
+    Some((rec, generation))
+}
+
+/// After the inner allocator's `alloc` or `alloc_zeroed` returned `ptr`.
+#[inline]
+pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind) {
+    thread::enter(|ts| {
+        let tid = ts.id();
+        if ptr.is_null() {
+            counters::on_failure(tid);
+            if recording() {
+                HEAP.lock().failures += 1;
+            }
+            return;
+        }
+        counters::on_alloc(tid, layout.size());
+        if ts.measure.depth.get() > 0 {
+            ts.measure.on_alloc(layout.size());
+        }
+        if recording() {
+            record_alloc(ts, ptr as usize, layout, kind);
+        }
+    });
+}
+
+#[inline(never)]
+fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
+    let generation = GENERATION.load(Ordering::Relaxed);
+    let stack = callsite(ts, generation);
+    let Some((mut rec, _)) = lock_record(ts) else {
+        return;
+    };
+    let size = layout.size() as u64;
+    let t = now();
+    let tracked = live_table::insert_with(ptr, || Block {
+        size,
+        birth_ns: t,
+        seq: HEAP.lock().alloc(size, t),
+        stack,
+    });
+    if !tracked {
+        HEAP.lock().missed_alloc(size);
+    }
+    if let Some(e) = stack_table::entry(stack) {
+        e.agg.blocks.fetch_add(1, Ordering::Relaxed);
+        e.agg.bytes.fetch_add(size, Ordering::Relaxed);
+        if tracked {
+            e.agg.attach(size);
+        }
+    }
+    rec.count_block(size, layout.align() as u64);
+    rec.push(RawEvent {
+        t_ns: t,
+        addr: ptr as u64,
+        size,
+        old_size: 0,
+        stack,
+        thread: ts.id(),
+        kind,
+        align_log2: align_log2(layout),
+    });
+}
+
+/// Before the inner allocator's `dealloc` of `ptr`.
+#[inline]
+pub fn on_dealloc(ptr: *mut u8, layout: Layout) {
+    thread::enter(|ts| {
+        counters::on_dealloc(ts.id(), layout.size());
+        if ts.measure.depth.get() > 0 {
+            ts.measure.on_dealloc(layout.size());
+        }
+        if recording() {
+            record_dealloc(ts, ptr as usize, layout);
+        }
+    });
+}
+
+#[inline(never)]
+fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout) {
+    let Some((mut rec, _)) = lock_record(ts) else {
+        return;
+    };
+    let t = now();
+    let (stack, size) = match live_table::remove(ptr) {
+        Some(b) => {
+            let at_peak = HEAP.lock().free(b.seq, b.size, t);
+            let lifetime = t.saturating_sub(b.birth_ns);
+            if let Some(e) = stack_table::entry(b.stack) {
+                e.agg.detach(b.size, at_peak);
+                e.agg.freed(lifetime);
+            }
+            rec.count_lifetime(lifetime, b.size);
+            (b.stack, b.size)
+        }
+        None => {
+            HEAP.lock().untracked_free(layout.size() as u64);
+            (u32::MAX, layout.size() as u64)
+        }
+    };
+    rec.push(RawEvent {
+        t_ns: t,
+        addr: ptr as u64,
+        size,
+        old_size: 0,
+        stack,
+        thread: ts.id(),
+        kind: Kind::Dealloc,
+        align_log2: align_log2(layout),
+    });
+}
+
+/// What `realloc_begin` learned, handed to `realloc_end`.
+pub struct Realloc {
+    /// Whether the session recorded the beginning.
+    recording: bool,
+    /// The realloc's callsite.
+    stack: u32,
+    /// The block taken out of the live table, if it was tracked.
+    taken: Option<Block>,
+    /// Where the record shows it in flight.
+    slot: Option<usize>,
+}
+
+const IDLE: Realloc = Realloc {
+    recording: false,
+    stack: UNRECORDED,
+    taken: None,
+    slot: None,
+};
+
+/// Before the inner allocator's `realloc` of `ptr`: takes the block out of the
+/// live table (another thread may get its address as soon as the inner
+/// allocator frees it) and parks it in the thread's record, where it still
+/// counts as live until [`realloc_end`].
+#[inline]
+pub fn realloc_begin(ptr: *mut u8) -> Realloc {
+    thread::enter(|ts| {
+        if !recording() {
+            return IDLE;
+        }
+        realloc_take(ts, ptr as usize).unwrap_or(IDLE)
+    })
+    .unwrap_or(IDLE)
+}
+
+#[inline(never)]
+fn realloc_take(ts: &ThreadState, ptr: usize) -> Option<Realloc> {
+    let generation = GENERATION.load(Ordering::Relaxed);
+    let stack = callsite(ts, generation);
+    let (mut rec, _) = lock_record(ts)?;
+    let taken = live_table::remove(ptr);
+    let slot = taken.and_then(|b| rec.park(ptr, b));
+    Some(Realloc {
+        recording: true,
+        stack,
+        taken,
+        slot,
+    })
+}
+
+/// After the inner allocator's `realloc` of `old_ptr` returned `new_ptr`.
+#[inline]
+pub fn realloc_end(
+    r: Realloc,
+    old_ptr: *mut u8,
+    new_ptr: *mut u8,
+    layout: Layout,
+    new_size: usize,
+) {
+    thread::enter(|ts| {
+        let tid = ts.id();
+        if new_ptr.is_null() {
+            counters::on_failure(tid);
+        } else {
+            counters::on_realloc(tid, layout.size(), new_size);
+            if ts.measure.depth.get() > 0 {
+                ts.measure.on_realloc(layout.size(), new_size);
+            }
+        }
+        if r.recording {
+            realloc_finish(ts, r, old_ptr as usize, new_ptr as usize, layout, new_size);
+        }
+    });
+}
+
+#[inline(never)]
+fn realloc_finish(
+    ts: &ThreadState,
+    r: Realloc,
+    old_ptr: usize,
+    new_ptr: usize,
+    layout: Layout,
+    new_size: usize,
+) {
+    let Some((mut rec, _)) = lock_record(ts) else {
+        return;
+    };
+    rec.unpark(r.slot, old_ptr);
+    let t = now();
+    if new_ptr == 0 {
+        // The old block is still the caller's, unchanged: put it back as it was.
+        HEAP.lock().failures += 1;
+        if let Some(b) = r.taken {
+            if !live_table::insert_with(old_ptr, || b) {
+                HEAP.lock().lose(b.size);
+                if let Some(e) = stack_table::entry(b.stack) {
+                    e.agg.detach(b.size, None);
+                }
+            }
+        }
+        return;
+    }
+    let (old, new) = (layout.size() as u64, new_size as u64);
+    let mut at_peak = None;
+    let tracked = live_table::insert_with(new_ptr, || {
+        let (at, seq) = HEAP.lock().realloc(r.taken.map(|b| b.seq), old, new, t);
+        at_peak = at;
+        Block {
+            size: new,
+            birth_ns: r.taken.map_or(t, |b| b.birth_ns),
+            seq,
+            stack: r.stack,
+        }
+    });
+    if !tracked {
+        let mut h = HEAP.lock();
+        let (at, _) = h.realloc(r.taken.map(|b| b.seq), old, new, t);
+        at_peak = at;
+        h.lose(new);
+    }
+    if let Some(b) = r.taken {
+        if let Some(e) = stack_table::entry(b.stack) {
+            e.agg.detach(b.size, at_peak);
+        }
+    }
+    if let Some(e) = stack_table::entry(r.stack) {
+        e.agg.reallocs.fetch_add(1, Ordering::Relaxed);
+        e.agg.bytes.fetch_add(new, Ordering::Relaxed);
+        if tracked {
+            e.agg.attach(new);
+        }
+    }
+    rec.count_block(new, layout.align() as u64);
+    rec.push(RawEvent {
+        t_ns: t,
+        addr: new_ptr as u64,
+        size: new,
+        old_size: old,
+        stack: r.stack,
+        thread: ts.id(),
+        kind: Kind::Realloc,
+        align_log2: align_log2(layout),
+    });
+}

@@ -1,0 +1,375 @@
+//! Sessions: starting the full recording, and writing the profile.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use alloc_core::format::Totals;
+
+use crate::capture::{self, CaptureMethod, MAX_FRAMES};
+use crate::dump::{self, SessionInfo, WriteFailure};
+use crate::recorder::{
+    BUSY, GENERATION, MAX_FRAMES_CFG, OFF, ON, RING_CAP, START_NS, STATE, UNINIT,
+};
+use crate::spin::SpinMutex;
+use crate::{heap, live_table, os_mem, stack_table, thread};
+
+/// Why a session could not start or its profile could not be written.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Another session is running (one at a time per process).
+    AlreadyRunning {
+        /// Where that session writes its profile.
+        output: Option<PathBuf>,
+    },
+    /// `Profiler` is not the program's `#[global_allocator]`, so nothing
+    /// would be recorded.
+    NotInstalled,
+    /// The profile could not be written; the program carries on.
+    Write {
+        /// The profile's path.
+        path: PathBuf,
+        /// What was being done: `create`, `write`, `sync` or `rename`.
+        stage: &'static str,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The session was already finished, or the profile is being written from
+    /// inside the allocator.
+    NotRunning,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AlreadyRunning { output: Some(p) } => write!(
+                f,
+                "a profiling session is already running (writing {}); only one runs at a time",
+                p.display()
+            ),
+            Self::AlreadyRunning { output: None } => {
+                write!(
+                    f,
+                    "a profiling session is already running; only one runs at a time"
+                )
+            }
+            Self::NotInstalled => f.write_str(crate::NOT_INSTALLED),
+            Self::Write {
+                path,
+                stage,
+                source,
+            } => {
+                write!(
+                    f,
+                    "cannot write profile {}: {stage} failed: {source}",
+                    path.display()
+                )
+            }
+            Self::NotRunning => f.write_str("no profiling session is running"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Write { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// What was written when a session finished.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Where the profile is.
+    pub path: PathBuf,
+    /// The session's totals, as in the profile.
+    pub totals: Totals,
+    /// Distinct callsites in the profile.
+    pub callsites: usize,
+    /// Callsites with blocks still live at the end.
+    pub leaking_callsites: usize,
+    /// Events the per-thread rings dropped (timeline detail only).
+    pub events_dropped: u64,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.totals;
+        write!(
+            f,
+            "wrote {}: {} allocations, {} reallocations, {} bytes at peak, {} blocks ({} bytes) live at the end from {} callsites",
+            self.path.display(),
+            t.allocations,
+            t.reallocations,
+            t.peak_bytes,
+            t.live_blocks,
+            t.live_bytes,
+            self.leaking_callsites,
+        )
+    }
+}
+
+/// Settings of a session; see [`Session::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `start` is called"]
+pub struct SessionBuilder {
+    output: PathBuf,
+    ring_capacity: usize,
+    max_frames: usize,
+    capture: CaptureMethod,
+    memory_limit: Option<u64>,
+    quiet: bool,
+}
+
+impl Default for SessionBuilder {
+    fn default() -> Self {
+        Self {
+            output: PathBuf::from("alloc-profile.json"),
+            ring_capacity: 16 * 1024,
+            max_frames: 64,
+            capture: CaptureMethod::Auto,
+            memory_limit: None,
+            quiet: false,
+        }
+    }
+}
+
+impl SessionBuilder {
+    /// Where to write the profile (default `alloc-profile.json`).
+    pub fn output(mut self, path: impl Into<PathBuf>) -> Self {
+        self.output = path.into();
+        self
+    }
+
+    /// Events each thread's ring keeps for the timeline (default 16,384;
+    /// 0 keeps none). Counts never depend on it.
+    pub fn ring_capacity(mut self, events: usize) -> Self {
+        self.ring_capacity = events;
+        self
+    }
+
+    /// Frames kept per stack, 1 to 128 (default 64); deeper stacks lose their
+    /// root-most frames.
+    pub fn max_frames(mut self, frames: usize) -> Self {
+        self.max_frames = frames.clamp(1, MAX_FRAMES);
+        self
+    }
+
+    /// How to capture stacks (default [`CaptureMethod::Auto`]).
+    pub fn capture(mut self, method: CaptureMethod) -> Self {
+        self.capture = method;
+        self
+    }
+
+    /// The most memory the profiler may map for its tables. Past it, blocks
+    /// and stacks go untracked (counted in the profile's `bookkeeping`) while
+    /// the program carries on.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Do not print the one-line summary to stderr when the profile is written.
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// Starts the session.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyRunning`] when a session runs, [`Error::NotInstalled`]
+    /// when `Profiler` is not the global allocator.
+    pub fn try_start(self) -> Result<Session, Error> {
+        if !crate::is_installed() {
+            return Err(Error::NotInstalled);
+        }
+        let config = Config {
+            ring_capacity: self.ring_capacity,
+            max_frames: self.max_frames,
+            capture: self.capture,
+            memory_limit: self.memory_limit,
+        };
+        match thread::enter(|_| begin(&config)) {
+            Some(Ok(())) => {}
+            Some(Err(())) => {
+                return Err(Error::AlreadyRunning {
+                    output: crate::env_session::output(),
+                });
+            }
+            None => return Err(Error::NotRunning),
+        }
+        Ok(Session {
+            output: self.output,
+            quiet: self.quiet,
+            finished: false,
+        })
+    }
+
+    /// Starts the session.
+    ///
+    /// # Panics
+    /// When [`try_start`](Self::try_start) fails: another session is running
+    /// or `Profiler` is not the global allocator.
+    pub fn start(self) -> Session {
+        match self.try_start() {
+            Ok(s) => s,
+            Err(e) => panic!("alloc-profiler: {e}"),
+        }
+    }
+}
+
+/// A running profiling session: every allocation event is recorded until it
+/// finishes. Dropping it finishes it too (printing any error to stderr).
+///
+/// ```no_run
+/// use alloc_profiler::Session;
+/// let session = Session::builder().output("alloc-profile.json").start();
+/// let v: Vec<u64> = (0..1000).collect();
+/// drop(v);
+/// session.finish().unwrap();
+/// ```
+#[derive(Debug)]
+#[must_use = "a session records until it is finished or dropped"]
+pub struct Session {
+    output: PathBuf,
+    quiet: bool,
+    finished: bool,
+}
+
+impl Session {
+    /// Settings for a new session.
+    pub fn builder() -> SessionBuilder {
+        SessionBuilder::default()
+    }
+
+    /// Where the profile will be written.
+    pub fn output(&self) -> &Path {
+        &self.output
+    }
+
+    /// Writes a profile of the session so far to `path` without ending it.
+    /// Other threads may keep allocating; the profile is a consistent snapshot.
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the path; the session keeps running.
+    pub fn snapshot(&self, path: impl AsRef<Path>) -> Result<Summary, Error> {
+        write_profile(path.as_ref(), false)
+    }
+
+    /// Ends the session and writes its profile.
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the path when the profile cannot be written
+    /// (the session ends all the same and the program carries on).
+    pub fn finish(mut self) -> Result<Summary, Error> {
+        self.finished = true;
+        let r = write_profile(&self.output, true);
+        if let (Ok(s), false) = (&r, self.quiet) {
+            eprintln!("alloc-profiler: {s}");
+        }
+        r
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        match write_profile(&self.output, true) {
+            Ok(s) if !self.quiet => eprintln!("alloc-profiler: {s}"),
+            Ok(_) => {}
+            Err(e) => eprintln!("alloc-profiler: {e}"),
+        }
+    }
+}
+
+/// Settings applied when a session begins.
+pub(crate) struct Config {
+    pub ring_capacity: usize,
+    pub max_frames: usize,
+    pub capture: CaptureMethod,
+    pub memory_limit: Option<u64>,
+}
+
+static INFO: SpinMutex<Option<SessionInfo>> = SpinMutex::new(None);
+
+/// Begins a session: claims the state, resets the tables, turns recording on.
+/// Must run inside the reentrancy guard. `Err` when a session runs.
+pub(crate) fn begin(config: &Config) -> Result<(), ()> {
+    loop {
+        let s = STATE.load(Ordering::Acquire);
+        if s == ON || s == BUSY {
+            return Err(());
+        }
+        if STATE
+            .compare_exchange(s, BUSY, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            break;
+        }
+    }
+    os_mem::set_limit(config.memory_limit.unwrap_or(u64::MAX));
+    RING_CAP.store(config.ring_capacity, Ordering::Relaxed);
+    MAX_FRAMES_CFG.store(config.max_frames.clamp(1, MAX_FRAMES), Ordering::Relaxed);
+    heap::reset();
+    live_table::clear();
+    stack_table::reset();
+    let (method, note) = capture::choose(config.capture);
+    *INFO.lock() = Some(SessionInfo {
+        started_unix_ms: crate::clock::unix_ms(),
+        capture: method,
+        capture_note: note,
+        max_frames: config.max_frames as u32,
+    });
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+    START_NS.store(crate::clock::monotonic_ns(), Ordering::Relaxed);
+    STATE.store(ON, Ordering::Release);
+    Ok(())
+}
+
+/// Writes the running session's profile (ending it when `stop`).
+pub(crate) fn write_profile(path: &Path, stop: bool) -> Result<Summary, Error> {
+    let outcome = thread::enter(|_| -> Result<dump::Written, Option<WriteFailure>> {
+        if STATE.load(Ordering::Acquire) != ON {
+            return Err(None);
+        }
+        let info = (*INFO.lock()).ok_or(None)?;
+        let r = dump::write(path, stop, &info).map_err(Some);
+        if stop {
+            // Also when writing failed: the session is over either way.
+            STATE.store(OFF, Ordering::Release);
+        }
+        r
+    });
+    // Back outside the guard: what we hand the caller is allocated normally.
+    match outcome {
+        Some(Ok(w)) => Ok(Summary {
+            path: path.to_path_buf(),
+            totals: w.totals,
+            callsites: w.callsites,
+            leaking_callsites: w.leaking_callsites,
+            events_dropped: w.events_dropped,
+        }),
+        Some(Err(Some(f))) => Err(Error::Write {
+            path: path.to_path_buf(),
+            stage: f.stage,
+            source: f
+                .os
+                .map_or_else(|| io::Error::from(f.kind), io::Error::from_raw_os_error),
+        }),
+        Some(Err(None)) | None => Err(Error::NotRunning),
+    }
+}
+
+/// Marks the environment as looked at with no session to start.
+pub(crate) fn env_checked_nothing() {
+    let _ = STATE.compare_exchange(UNINIT, OFF, Ordering::AcqRel, Ordering::Relaxed);
+}

@@ -1,0 +1,137 @@
+//! Per-thread state: the reentrancy guard, the thread's id, its stack bounds and
+//! its stack-interning cache. All of it lives in one thread-local with a `const`
+//! initializer and no destructor, so it is usable at any point of a thread's life,
+//! including thread exit and other thread-locals' destructors, and touching it
+//! never allocates.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Entries in each thread's stack cache (a power of two).
+pub const STACK_CACHE_SLOTS: usize = 256;
+
+/// Everything a thread keeps for the profiler.
+pub struct ThreadState {
+    busy: Cell<bool>,
+    id: Cell<u32>,
+    stack_hi: Cell<usize>,
+    /// Session generation the stack cache belongs to.
+    pub cache_gen: Cell<u32>,
+    /// Direct-mapped cache of stack hash -> interned stack id.
+    pub cache: [Cell<(u64, u32)>; STACK_CACHE_SLOTS],
+    /// Per-thread counters for `measure` (see `measure.rs`).
+    pub measure: crate::measure::ThreadCounters,
+}
+
+impl ThreadState {
+    const fn new() -> Self {
+        Self {
+            busy: Cell::new(false),
+            id: Cell::new(u32::MAX),
+            stack_hi: Cell::new(0),
+            cache_gen: Cell::new(0),
+            cache: [const { Cell::new((0, 0)) }; STACK_CACHE_SLOTS],
+            measure: crate::measure::ThreadCounters::new(),
+        }
+    }
+
+    /// This thread's small sequential id (0 for the first thread that asked).
+    #[inline]
+    pub fn id(&self) -> u32 {
+        let id = self.id.get();
+        if id != u32::MAX {
+            return id;
+        }
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed) % (u32::MAX - 1);
+        self.id.set(id);
+        id
+    }
+
+    /// The highest address of this thread's stack, or 0 when unknown.
+    #[inline]
+    pub fn stack_hi(&self) -> usize {
+        let hi = self.stack_hi.get();
+        if hi != 0 {
+            return if hi == usize::MAX { 0 } else { hi };
+        }
+        let hi = crate::capture::current_stack_hi().unwrap_or(usize::MAX);
+        self.stack_hi.set(hi);
+        if hi == usize::MAX { 0 } else { hi }
+    }
+}
+
+thread_local! {
+    static STATE: ThreadState = const { ThreadState::new() };
+}
+
+/// Resets the busy flag when dropped, even if the guarded code unwinds.
+struct Exit<'a>(&'a Cell<bool>);
+
+impl Drop for Exit<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+/// Runs `f` with this thread marked as inside the profiler, so that allocations
+/// `f` makes (directly or through libraries) pass straight to the inner allocator
+/// unrecorded. Returns `None` without running `f` when the thread is already
+/// inside the profiler (a recursive call) or its state cannot be reached.
+#[inline]
+pub fn enter<R>(f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
+    STATE
+        .try_with(|s| {
+            if s.busy.get() {
+                return None;
+            }
+            s.busy.set(true);
+            let _exit = Exit(&s.busy);
+            Some(f(s))
+        })
+        .ok()
+        .flatten()
+}
+
+/// True when the calling thread is inside the profiler.
+#[cfg(test)]
+pub fn is_busy() -> bool {
+    STATE.try_with(|s| s.busy.get()).unwrap_or(true)
+}
+
+/// Runs `f` on this thread's state without marking it busy (for reads and for
+/// counters that never allocate).
+#[cfg(test)]
+pub fn with_state<R>(f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
+    STATE.try_with(f).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enter_refuses_recursion_and_resets_after() {
+        let inner = enter(|_| enter(|_| ()).is_none());
+        assert_eq!(inner, Some(true));
+        assert!(!is_busy());
+        assert!(enter(|_| ()).is_some());
+    }
+
+    #[test]
+    fn busy_is_cleared_when_guarded_code_panics() {
+        let r = std::panic::catch_unwind(|| enter(|_| panic!("boom")));
+        assert!(r.is_err());
+        assert!(!is_busy());
+    }
+
+    #[test]
+    fn threads_get_distinct_ids() {
+        let a = with_state(|s| s.id()).unwrap();
+        let b = std::thread::spawn(|| with_state(|s| s.id()).unwrap())
+            .join()
+            .unwrap();
+        assert_ne!(a, b);
+        assert_eq!(with_state(|s| s.id()).unwrap(), a);
+    }
+}
