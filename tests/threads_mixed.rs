@@ -1,0 +1,156 @@
+//! 8 threads × 100k mixed operations (allocations, reallocations, frees, some
+//! of them of blocks made on other threads) while a session runs: every total
+//! is exact.
+
+use std::alloc::{Layout, System, alloc, dealloc, realloc};
+use std::sync::mpsc;
+
+use alloc_profiler::Profiler;
+
+#[global_allocator]
+static ALLOC: Profiler<System> = Profiler::new(System);
+
+mod common;
+
+const THREADS: usize = 8;
+const OPS: usize = 100_000;
+
+#[derive(Default, Clone, Copy)]
+struct Expect {
+    allocs: u64,
+    reallocs: u64,
+    frees: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+struct Block(*mut u8, usize);
+// SAFETY: a block is plain memory owned by whoever holds the Block.
+unsafe impl Send for Block {}
+
+fn layout(size: usize) -> Layout {
+    Layout::from_size_align(size, 8).unwrap()
+}
+
+/// A small deterministic generator (xorshift).
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[inline(never)]
+fn worker(seed: u64, to_next: mpsc::Sender<Block>, from_prev: mpsc::Receiver<Block>) -> Expect {
+    let mut e = Expect::default();
+    let mut rng = seed;
+    let mut mine: Vec<Block> = Vec::with_capacity(1024);
+    for _ in 0..OPS {
+        let r = next(&mut rng);
+        match r % 8 {
+            0..=3 => {
+                let size = 1 + (r >> 8) as usize % 512;
+                // SAFETY: non-zero size.
+                let p = unsafe { alloc(layout(size)) };
+                assert!(!p.is_null());
+                e.allocs += 1;
+                e.bytes_in += size as u64;
+                if mine.len() == mine.capacity() {
+                    let Block(p, size) = mine.swap_remove(0);
+                    // SAFETY: allocated with layout(size) and not freed.
+                    unsafe { dealloc(p, layout(size)) };
+                    e.frees += 1;
+                    e.bytes_out += size as u64;
+                }
+                mine.push(Block(p, size));
+            }
+            4 | 5 if !mine.is_empty() => {
+                let i = (r >> 16) as usize % mine.len();
+                let Block(p, old) = mine[i];
+                let new = 1 + (r >> 24) as usize % 2048;
+                // SAFETY: p was allocated with layout(old); new is non-zero.
+                let q = unsafe { realloc(p, layout(old), new) };
+                assert!(!q.is_null());
+                mine[i] = Block(q, new);
+                e.reallocs += 1;
+                e.bytes_in += new as u64;
+                e.bytes_out += old as u64;
+            }
+            6 if !mine.is_empty() => {
+                // Hand a block to the next thread, which frees it.
+                let b = mine.swap_remove((r >> 16) as usize % mine.len());
+                to_next.send(b).unwrap();
+            }
+            _ => {
+                while let Ok(Block(p, size)) = from_prev.try_recv() {
+                    // SAFETY: allocated by another worker with layout(size).
+                    unsafe { dealloc(p, layout(size)) };
+                    e.frees += 1;
+                    e.bytes_out += size as u64;
+                }
+            }
+        }
+    }
+    drop(to_next);
+    for Block(p, size) in mine.drain(..).chain(from_prev.iter()) {
+        // SAFETY: allocated with layout(size), owned here.
+        unsafe { dealloc(p, layout(size)) };
+        e.frees += 1;
+        e.bytes_out += size as u64;
+    }
+    e
+}
+
+#[test]
+fn eight_threads_of_mixed_operations_have_exact_totals() {
+    common::watchdog(300, "threads_mixed");
+    let mut expect = Expect::default();
+    let p = common::profile_of("threads_mixed", || {
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS).map(|_| mpsc::channel::<Block>()).unzip();
+        let mut receivers: Vec<Option<mpsc::Receiver<Block>>> = receivers.into_iter().map(Some).collect();
+        let handles: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let to_next = senders[(i + 1) % THREADS].clone();
+                let from_prev = receivers[i].take().unwrap();
+                std::thread::spawn(move || worker(0x9E37_79B9 + i as u64 * 7919, to_next, from_prev))
+            })
+            .collect();
+        drop(senders);
+        for h in handles {
+            let e = h.join().unwrap();
+            expect.allocs += e.allocs;
+            expect.reallocs += e.reallocs;
+            expect.frees += e.frees;
+            expect.bytes_in += e.bytes_in;
+            expect.bytes_out += e.bytes_out;
+        }
+    });
+    let in_workers = |f: fn(&alloc_core::format::Callsite) -> u64| common::sum_in(&p, "threads_mixed::worker", f);
+    // Raw blocks of the workers, excluding each worker's bookkeeping Vec
+    // (1 allocation of 1024 * 16 bytes per thread) and channel internals,
+    // which are outside `worker`'s own alloc/realloc calls.
+    let vec_bytes = (THREADS * 1024 * std::mem::size_of::<Block>()) as u64;
+    assert!(expect.allocs > 300_000 && expect.reallocs > 100_000);
+    let blocks = in_workers(|c| c.blocks);
+    let bytes = in_workers(|c| c.bytes);
+    let reallocs = in_workers(|c| c.reallocs);
+    // Channel nodes allocated inside `send` are also under `worker`; count
+    // them from the profile by their frames.
+    let channel_blocks = p
+        .callsites
+        .iter()
+        .filter(|c| {
+            let f = common::functions(&p, c);
+            f.iter().any(|f| f.contains("threads_mixed::worker")) && f.iter().any(|f| f.contains("mpmc"))
+        })
+        .map(|c| (c.blocks, c.bytes))
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    assert_eq!(blocks, expect.allocs + THREADS as u64 + channel_blocks.0);
+    assert_eq!(bytes, expect.bytes_in + vec_bytes + channel_blocks.1);
+    assert_eq!(reallocs, expect.reallocs);
+    assert_eq!(p.totals.reallocations, expect.reallocs);
+    assert_eq!(in_workers(|c| c.live_blocks), 0, "every block was freed");
+    assert_eq!(p.untracked.deallocations, 0);
+    assert_eq!(p.bookkeeping.untracked_blocks, 0);
+    assert!(p.totals.deallocations >= expect.frees);
+}
