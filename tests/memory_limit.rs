@@ -1,0 +1,38 @@
+//! When the profiler's own memory runs out, the program's allocations still
+//! succeed, the totals stay exact, and the profile says what was not tracked.
+
+use std::alloc::System;
+use std::hint::black_box;
+
+use alloc_profiler::{Profiler, Session};
+
+#[global_allocator]
+static ALLOC: Profiler<System> = Profiler::new(System);
+
+mod common;
+
+#[inline(never)]
+fn many_live_blocks(n: usize) -> Vec<Box<[u8; 16]>> {
+    (0..n).map(|_| black_box(Box::new([0u8; 16]))).collect()
+}
+
+#[test]
+fn running_out_of_bookkeeping_memory_is_counted_not_fatal() {
+    let path = common::temp_path("limited.json");
+    // Enough for the first tables, far too little for 200k live blocks.
+    let session = Session::builder().output(&path).memory_limit(4 << 20).quiet().start();
+    let blocks = many_live_blocks(200_000);
+    assert_eq!(blocks.len(), 200_000);
+    drop(blocks);
+    let after: Vec<u8> = black_box(vec![1; 1000]);
+    session.finish().unwrap();
+    drop(after);
+    let p = common::load(&path);
+    let b = p.bookkeeping;
+    assert!(b.untracked_blocks > 0, "{b:?}");
+    assert_eq!(b.untracked_bytes, b.untracked_blocks * 16, "only the boxes missed");
+    // Exact counts regardless: 200k boxes, the Vec, the final Vec.
+    assert_eq!(p.totals.allocations, 200_002);
+    assert_eq!(p.totals.deallocations + p.untracked.deallocations, 200_001);
+    assert_eq!(p.untracked.deallocations, b.untracked_blocks, "their frees are untracked");
+}
