@@ -82,7 +82,26 @@ pub struct Histogram {
     pub bytes: u64,
 }
 
+/// The alignment the C allocator guarantees on 64-bit platforms (and Rust's
+/// `System` allocator relies on): requests above it are over-aligned.
+pub const MALLOC_ALIGN: u64 = 16;
+
 impl Histogram {
+    /// Blocks and bytes of alignment buckets above [`MALLOC_ALIGN`]; zero for
+    /// other histograms.
+    #[must_use]
+    pub fn over_aligned(&self) -> (u64, u64) {
+        if self.of != HistKind::Align {
+            return (0, 0);
+        }
+        self.buckets
+            .iter()
+            .filter(|b| b.lo > MALLOC_ALIGN)
+            .fold((0, 0), |(n, s), b| {
+                (n.saturating_add(b.blocks), s.saturating_add(b.bytes))
+            })
+    }
+
     /// The most blocks in one bucket (what a bar chart scales to).
     #[must_use]
     pub fn max_blocks(&self) -> u64 {
@@ -239,6 +258,9 @@ mod tests {
         );
         let h = histogram(&p, &HistOptions::new(HistKind::Align, true));
         assert_eq!(h.buckets.len(), 10, "8, 16, … 4096");
+        assert_eq!(h.over_aligned(), (1, 4096));
+        let sizes = histogram(&p, &HistOptions::new(HistKind::Size, true));
+        assert_eq!(sizes.over_aligned(), (0, 0));
         assert_eq!((h.blocks, h.bytes), (7, 4144), "gaps add nothing");
     }
 

@@ -1,0 +1,173 @@
+//! `alloc-report summary` as text.
+
+use std::io::{self, Write};
+
+use alloc_core::Profile;
+use alloc_core::format::Mode;
+use alloc_core::names::{shorten_path, width};
+use alloc_core::number::{bytes, count, duration_ns};
+use alloc_core::summary::Summary;
+
+use super::{TextOptions, right, write_sampling_note};
+
+/// Writes the summary of `profile`.
+///
+/// # Errors
+/// Any error of `w`.
+pub fn render(
+    w: &mut dyn Write,
+    profile: &Profile,
+    s: &Summary,
+    o: &TextOptions,
+) -> io::Result<()> {
+    let st = o.style();
+    let meta = &profile.meta;
+    let mut program = meta.program.clone();
+    for a in &meta.args {
+        program.push(' ');
+        program.push_str(a);
+    }
+    let label = "Program: ";
+    let program = shorten_path(&program, o.width - width(label));
+    writeln!(w, "{}{}", st.bold(label), program)?;
+    let mode = match meta.mode {
+        Mode::Exact => "exact".to_owned(),
+        Mode::Sampled { rate_bytes } => format!("sampled every {}", bytes(rate_bytes)),
+    };
+    writeln!(
+        w,
+        "pid {}, ran {}, {mode}, {} callsites, {} threads",
+        meta.pid,
+        duration_ns(meta.duration_ns),
+        count(s.callsites as u64),
+        count(s.threads as u64),
+    )?;
+    write_sampling_note(w, profile, o)?;
+    writeln!(w)?;
+
+    writeln!(w, "{:14}{}{}", "", right("blocks", 14), right("bytes", 12))?;
+    let row = |w: &mut dyn Write, name: &str, blocks: u64, b: u64, note: &str| {
+        let note = if note.is_empty() {
+            String::new()
+        } else {
+            format!("   {note}")
+        };
+        writeln!(
+            w,
+            "  {}{}{}{note}",
+            st.bold(&format!("{name:<12}")),
+            right(&count(blocks), 14),
+            right(&bytes(b), 12),
+        )
+    };
+    let reallocs = if s.reallocs == 0 {
+        String::new()
+    } else {
+        format!("and {} reallocations", count(s.reallocs))
+    };
+    row(w, "allocated", s.total_blocks, s.total_bytes, &reallocs)?;
+    row(w, "freed", s.freed_blocks, s.freed_bytes, "")?;
+    row(
+        w,
+        "peak",
+        s.peak_blocks,
+        s.peak_bytes,
+        &format!("at {}", duration_ns(s.peak_time_ns)),
+    )?;
+    let leaks = match s.leaking_callsites {
+        0 => String::new(),
+        1 => st.red("from 1 callsite: see `leaks`"),
+        n => st.red(&format!("from {} callsites: see `leaks`", count(n as u64))),
+    };
+    row(w, "live at end", s.live_blocks, s.live_bytes, &leaks)?;
+    writeln!(w)?;
+
+    if s.events_recorded > 0 || s.events_dropped > 0 {
+        let dropped = if s.events_dropped == 0 {
+            "none dropped".to_owned()
+        } else {
+            st.yellow(&format!(
+                "{} dropped from the ring (timeline only)",
+                count(s.events_dropped)
+            ))
+        };
+        writeln!(
+            w,
+            "  events: {} recorded, {dropped}",
+            count(s.events_recorded)
+        )?;
+    }
+    let u = &s.untracked;
+    if u.deallocations > 0 || u.reallocations > 0 {
+        writeln!(
+            w,
+            "  from before profiling: {} frees ({}), {} reallocations",
+            count(u.deallocations),
+            bytes(u.bytes_deallocated),
+            count(u.reallocations)
+        )?;
+    }
+    let b = &s.bookkeeping;
+    if b.untracked_blocks > 0 {
+        writeln!(
+            w,
+            "  {}",
+            st.yellow(&format!(
+                "not tracked: {} blocks ({}); they cannot show as leaks",
+                count(b.untracked_blocks),
+                bytes(b.untracked_bytes)
+            ))
+        )?;
+    }
+    if b.stacks_not_recorded > 0 {
+        writeln!(
+            w,
+            "  {}",
+            st.yellow(&format!(
+                "stacks not recorded: {} events, shown as [stack not recorded]",
+                count(b.stacks_not_recorded)
+            ))
+        )?;
+    }
+    if b.profiler_bytes > 0 {
+        writeln!(w, "  profiler's own memory: {}", bytes(b.profiler_bytes))?;
+    }
+    writeln!(w)?;
+    super::top::render_table(w, profile, &s.top, o)
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc_core::summary::{SummaryOptions, summary};
+
+    use super::*;
+    use crate::render::test_support::{profile, render as run};
+
+    #[test]
+    fn fits_and_mentions_every_headline_figure() {
+        let p = profile();
+        let s = summary(&p, &SummaryOptions::default());
+        let text = run(80, |w| render(w, &p, &s, &TextOptions::default()));
+        for needle in [
+            "Program: /home/dev/projects/demo/target/release/demo --fast",
+            "allocated           12,041     4.3 MiB   and 300 reallocations",
+            "peak",
+            "at 750.0 ms",
+            "live at end",
+            "from 2 callsites: see `leaks`",
+            "8,000 dropped from the ring",
+            "Top 3 callsites by bytes allocated",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let p = profile();
+        let s = summary(&p, &SummaryOptions::default());
+        let text = run(200, |w| render(w, &p, &s, &TextOptions::new(true, 80)));
+        assert!(text.contains("\x1b[1m"));
+    }
+}
