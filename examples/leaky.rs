@@ -42,7 +42,9 @@ fn page_aligned_blocks(n: usize) {
 
 fn main() {
     let session = std::env::var_os("ALLOC_PROFILER").is_none().then(|| {
-        let output = std::env::args().nth(1).unwrap_or_else(|| "leaky-profile.json".into());
+        let output = std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "leaky-profile.json".into());
         Session::builder().output(output).start()
     });
 

@@ -17,7 +17,10 @@ static ALLOC: Profiler<System> = Profiler::new(System);
 /// Splits text into owned words.
 fn tokenize(text: &str) -> Vec<String> {
     text.split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
         .filter(|w| !w.is_empty())
         .collect()
 }
@@ -40,7 +43,9 @@ fn top_words(counts: &HashMap<String, usize>, n: usize) -> Vec<(String, usize)> 
 }
 
 fn main() {
-    let output = std::env::args().nth(1).unwrap_or_else(|| "alloc-profile.json".into());
+    let output = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "alloc-profile.json".into());
     let session = Session::builder().output(&output).start();
 
     let text = "the quick brown fox jumps over the lazy dog and the dog sleeps ".repeat(2000);

@@ -55,13 +55,28 @@ fn alignment_and_zeroing_are_kept_and_recorded() {
         zeroed_after_dirty();
     });
     for align in [4096u64, 8192, 65536, 1 << 20] {
-        let b = p.histograms.align.iter().find(|b| b.lo == align).unwrap_or_else(|| panic!("no bucket {align}"));
+        let b = p
+            .histograms
+            .align
+            .iter()
+            .find(|b| b.lo == align)
+            .unwrap_or_else(|| panic!("no bucket {align}"));
         assert_eq!(b.hi, align);
         assert_eq!(b.blocks, 2, "alloc_zeroed + realloc at alignment {align}");
     }
-    let zeroed = p.events.items.iter().filter(|e| e.kind == EventKind::AllocZeroed).count();
+    let zeroed = p
+        .events
+        .items
+        .iter()
+        .filter(|e| e.kind == EventKind::AllocZeroed)
+        .count();
     assert_eq!(zeroed, 4 + 20);
-    assert!(p.events.items.iter().any(|e| e.kind == EventKind::Realloc && e.align == 1 << 20));
+    assert!(
+        p.events
+            .items
+            .iter()
+            .any(|e| e.kind == EventKind::Realloc && e.align == 1 << 20)
+    );
     assert_eq!(p.totals.live_blocks, 0);
 }
 

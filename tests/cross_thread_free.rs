@@ -21,7 +21,8 @@ fn produce(n: usize) -> Vec<Box<[u8; 64]>> {
 fn frees_on_another_thread_are_matched() {
     let p = common::profile_of("cross_thread_free", || {
         let (tx, rx) = mpsc::sync_channel::<Box<[u8; 64]>>(0);
-        let consumer = std::thread::spawn(move || rx.into_iter().map(|b| b[0] as usize).sum::<usize>());
+        let consumer =
+            std::thread::spawn(move || rx.into_iter().map(|b| b[0] as usize).sum::<usize>());
         for b in produce(200) {
             tx.send(b).unwrap();
         }

@@ -38,11 +38,21 @@ fn the_environment_starts_a_session_written_at_exit() {
         .env("ALLOC_PROFILER_TEST_CHILD", "1")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("alloc-profiler: wrote"), "a summary line: {stderr}");
+    assert!(
+        stderr.contains("alloc-profiler: wrote"),
+        "a summary line: {stderr}"
+    );
     let p = common::load(&path);
-    assert_eq!(common::sum_in(&p, "env_session::child_work", |c| c.live_blocks), 300);
+    assert_eq!(
+        common::sum_in(&p, "env_session::child_work", |c| c.live_blocks),
+        300
+    );
     // The session began with the very first allocation: nothing was freed
     // that it had not seen allocated.
     assert_eq!(p.untracked.deallocations, 0, "{:?}", p.untracked);
@@ -64,5 +74,8 @@ fn quiet_and_limits_come_from_the_environment_too() {
     let p = common::load(&path);
     assert_eq!(p.events.ring_capacity, 16);
     assert!(p.events.dropped > 0);
-    assert_eq!(p.events.recorded - p.events.dropped, p.events.items.len() as u64);
+    assert_eq!(
+        p.events.recorded - p.events.dropped,
+        p.events.items.len() as u64
+    );
 }

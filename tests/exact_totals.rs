@@ -57,23 +57,49 @@ fn totals_are_exact_and_add_up() {
     assert_eq!(t.bytes_allocated, 1000 * 24 + 100 + 1000 + 3 * 8 + 3 * 8);
     assert_eq!(t.bytes_deallocated, 1000 * 24 + 100 + 1000);
     assert_eq!((t.live_blocks, t.live_bytes), (4, 48));
-    assert_eq!(t.peak_bytes, 1100, "the two raw blocks together were the peak");
+    assert_eq!(
+        t.peak_bytes, 1100,
+        "the two raw blocks together were the peak"
+    );
     assert_eq!(t.peak_blocks, 2);
-    assert_eq!((p.untracked.deallocations, p.bookkeeping.untracked_blocks), (0, 0));
+    assert_eq!(
+        (p.untracked.deallocations, p.bookkeeping.untracked_blocks),
+        (0, 0)
+    );
 
-    assert_eq!(common::sum_in(&p, "exact_totals::churn_boxes", |c| c.blocks), 1000);
-    assert_eq!(common::sum_in(&p, "exact_totals::churn_boxes", |c| c.max_live_bytes), 24);
-    assert_eq!(common::sum_in(&p, "exact_totals::raw_blocks", |c| c.peak_bytes), 1100);
-    assert_eq!(common::sum_in(&p, "exact_totals::keep_three", |c| c.live_blocks), 4);
+    assert_eq!(
+        common::sum_in(&p, "exact_totals::churn_boxes", |c| c.blocks),
+        1000
+    );
+    assert_eq!(
+        common::sum_in(&p, "exact_totals::churn_boxes", |c| c.max_live_bytes),
+        24
+    );
+    assert_eq!(
+        common::sum_in(&p, "exact_totals::raw_blocks", |c| c.peak_bytes),
+        1100
+    );
+    assert_eq!(
+        common::sum_in(&p, "exact_totals::keep_three", |c| c.live_blocks),
+        4
+    );
     let freed: u64 = p.callsites.iter().map(|c| c.freed_blocks).sum();
     assert_eq!(freed, 1002);
 
     // Histograms count every block handed out.
     let size_blocks: u64 = p.histograms.size.iter().map(|b| b.blocks).sum();
     assert_eq!(size_blocks, 1006);
-    let b24 = p.histograms.size.iter().find(|b| b.lo <= 24 && 24 <= b.hi).unwrap();
+    let b24 = p
+        .histograms
+        .size
+        .iter()
+        .find(|b| b.lo <= 24 && 24 <= b.hi)
+        .unwrap();
     assert_eq!((b24.lo, b24.hi), (16, 31));
-    assert_eq!(b24.blocks, 1001, "the boxes, and keep_three's Vec of 3 pointers");
+    assert_eq!(
+        b24.blocks, 1001,
+        "the boxes, and keep_three's Vec of 3 pointers"
+    );
     let lifetimes: u64 = p.histograms.lifetime.iter().map(|b| b.blocks).sum();
     assert_eq!(lifetimes, 1002);
 

@@ -40,7 +40,9 @@ fn the_leaking_function_and_line_are_named() {
     for leak in &leaks {
         assert!(common::functions(&p, leak).contains(&"leak_found::remember_forever"));
     }
-    let live: (u64, u64) = leaks.iter().fold((0, 0), |a, c| (a.0 + c.live_blocks, a.1 + c.live_bytes));
+    let live: (u64, u64) = leaks
+        .iter()
+        .fold((0, 0), |a, c| (a.0 + c.live_blocks, a.1 + c.live_bytes));
     assert_eq!(live, (25, 1000));
     let leak = leaks.iter().max_by_key(|c| c.live_blocks).unwrap();
     let stack = &p.stacks[leak.stack as usize].frames;
@@ -51,10 +53,18 @@ fn the_leaking_function_and_line_are_named() {
         .expect("remember_forever in the leak's stack");
     assert_eq!(user.function, "leak_found::remember_forever");
     assert_eq!(user.line, Some(leak_line));
-    assert!(user.file.as_deref().unwrap().ends_with("tests/leak_found.rs"));
+    assert!(
+        user.file
+            .as_deref()
+            .unwrap()
+            .ends_with("tests/leak_found.rs")
+    );
     // Plumbing is trimmed: the stack starts at the allocating API, not in the
     // profiler or __rust_alloc.
     let first = &p.frames[stack[0] as usize].function;
-    assert!(!first.contains("alloc_profiler") && !first.contains("__rust_alloc"), "{first}");
+    assert!(
+        !first.contains("alloc_profiler") && !first.contains("__rust_alloc"),
+        "{first}"
+    );
     assert_eq!(common::sum_in(&p, "leak_found::tidy", |c| c.live_blocks), 0);
 }

@@ -20,7 +20,11 @@ fn many_live_blocks(n: usize) -> Vec<Box<[u8; 16]>> {
 fn running_out_of_bookkeeping_memory_is_counted_not_fatal() {
     let path = common::temp_path("limited.json");
     // Enough for the first tables, far too little for 200k live blocks.
-    let session = Session::builder().output(&path).memory_limit(4 << 20).quiet().start();
+    let session = Session::builder()
+        .output(&path)
+        .memory_limit(4 << 20)
+        .quiet()
+        .start();
     let blocks = many_live_blocks(200_000);
     assert_eq!(blocks.len(), 200_000);
     drop(blocks);
@@ -30,9 +34,16 @@ fn running_out_of_bookkeeping_memory_is_counted_not_fatal() {
     let p = common::load(&path);
     let b = p.bookkeeping;
     assert!(b.untracked_blocks > 0, "{b:?}");
-    assert_eq!(b.untracked_bytes, b.untracked_blocks * 16, "only the boxes missed");
+    assert_eq!(
+        b.untracked_bytes,
+        b.untracked_blocks * 16,
+        "only the boxes missed"
+    );
     // Exact counts regardless: 200k boxes, the Vec, the final Vec.
     assert_eq!(p.totals.allocations, 200_002);
     assert_eq!(p.totals.deallocations + p.untracked.deallocations, 200_001);
-    assert_eq!(p.untracked.deallocations, b.untracked_blocks, "their frees are untracked");
+    assert_eq!(
+        p.untracked.deallocations, b.untracked_blocks,
+        "their frees are untracked"
+    );
 }

@@ -14,16 +14,27 @@ fn a_second_session_is_refused_with_a_clear_error() {
     let _one = common::one_session_at_a_time();
     let first_path = common::temp_path("first.json");
     let first = Session::builder().output(&first_path).quiet().start();
-    let second = Session::builder().output(common::temp_path("second.json")).try_start();
+    let second = Session::builder()
+        .output(common::temp_path("second.json"))
+        .try_start();
     let err = second.expect_err("a second session must be refused");
     assert!(matches!(err, Error::AlreadyRunning { .. }));
     assert!(err.to_string().contains("already running"), "{err}");
-    let panic = std::panic::catch_unwind(|| Session::builder().quiet().start()).expect_err("start() panics");
+    let panic = std::panic::catch_unwind(|| Session::builder().quiet().start())
+        .expect_err("start() panics");
     let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(msg.contains("alloc-profiler: a profiling session is already running"), "{msg}");
+    assert!(
+        msg.contains("alloc-profiler: a profiling session is already running"),
+        "{msg}"
+    );
     first.finish().unwrap();
     // Once the first has finished, a new one starts.
-    Session::builder().output(common::temp_path("third.json")).quiet().start().finish().unwrap();
+    Session::builder()
+        .output(common::temp_path("third.json"))
+        .quiet()
+        .start()
+        .finish()
+        .unwrap();
 }
 
 #[test]

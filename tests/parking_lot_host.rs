@@ -36,7 +36,9 @@ fn parking_lot_heavy_host_finishes() {
                         }
                         drop(v);
                         if i % 8 == 0 {
-                            table.write().insert(i % 512, vec![t as u8; (i % 300) as usize + 1]);
+                            table
+                                .write()
+                                .insert(i % 512, vec![t as u8; (i % 300) as usize + 1]);
                         } else {
                             black_box(table.read().get(&(i % 512)).map(Vec::len));
                         }

@@ -4,8 +4,8 @@
 use std::alloc::System;
 use std::hint::black_box;
 
-use alloc_profiler::Profiler;
 use alloc_core::format::EventKind;
+use alloc_profiler::Profiler;
 
 #[global_allocator]
 static ALLOC: Profiler<System> = Profiler::new(System);
@@ -38,15 +38,35 @@ fn vec_growth_is_one_allocation_two_reallocations_one_free() {
     assert_eq!(t.bytes_deallocated, 1 + 100 + 1000);
     assert_eq!(t.peak_bytes, 1000);
     assert_eq!(common::sum_in(&p, "realloc_growth::make", |c| c.blocks), 1);
-    assert_eq!(common::sum_in(&p, "realloc_growth::grow", |c| c.reallocs), 2);
+    assert_eq!(
+        common::sum_in(&p, "realloc_growth::grow", |c| c.reallocs),
+        2
+    );
     // The block moved to `grow`: it was freed from there, and `make` holds
     // nothing at the peak.
-    assert_eq!(common::sum_in(&p, "realloc_growth::grow", |c| c.freed_blocks), 1);
-    assert_eq!(common::sum_in(&p, "realloc_growth::grow", |c| c.peak_bytes), 1000);
-    assert_eq!(common::sum_in(&p, "realloc_growth::make", |c| c.peak_bytes), 0);
-    let max_live: Vec<u64> = common::callsites_in(&p, "realloc_growth::grow").iter().map(|c| c.max_live_bytes).collect();
+    assert_eq!(
+        common::sum_in(&p, "realloc_growth::grow", |c| c.freed_blocks),
+        1
+    );
+    assert_eq!(
+        common::sum_in(&p, "realloc_growth::grow", |c| c.peak_bytes),
+        1000
+    );
+    assert_eq!(
+        common::sum_in(&p, "realloc_growth::make", |c| c.peak_bytes),
+        0
+    );
+    let max_live: Vec<u64> = common::callsites_in(&p, "realloc_growth::grow")
+        .iter()
+        .map(|c| c.max_live_bytes)
+        .collect();
     assert_eq!(max_live.iter().max(), Some(&1000));
-    let reallocs: Vec<_> = p.events.items.iter().filter(|e| e.kind == EventKind::Realloc).collect();
+    let reallocs: Vec<_> = p
+        .events
+        .items
+        .iter()
+        .filter(|e| e.kind == EventKind::Realloc)
+        .collect();
     assert_eq!(reallocs.len(), 2);
     assert_eq!((reallocs[0].old_size, reallocs[0].size), (Some(1), 100));
     assert_eq!((reallocs[1].old_size, reallocs[1].size), (Some(100), 1000));

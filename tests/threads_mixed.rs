@@ -106,13 +106,17 @@ fn eight_threads_of_mixed_operations_have_exact_totals() {
     common::watchdog(300, "threads_mixed");
     let mut expect = Expect::default();
     let p = common::profile_of("threads_mixed", || {
-        let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS).map(|_| mpsc::channel::<Block>()).unzip();
-        let mut receivers: Vec<Option<mpsc::Receiver<Block>>> = receivers.into_iter().map(Some).collect();
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..THREADS).map(|_| mpsc::channel::<Block>()).unzip();
+        let mut receivers: Vec<Option<mpsc::Receiver<Block>>> =
+            receivers.into_iter().map(Some).collect();
         let handles: Vec<_> = (0..THREADS)
             .map(|i| {
                 let to_next = senders[(i + 1) % THREADS].clone();
                 let from_prev = receivers[i].take().unwrap();
-                std::thread::spawn(move || worker(0x9E37_79B9 + i as u64 * 7919, to_next, from_prev))
+                std::thread::spawn(move || {
+                    worker(0x9E37_79B9 + i as u64 * 7919, to_next, from_prev)
+                })
             })
             .collect();
         drop(senders);
@@ -125,7 +129,9 @@ fn eight_threads_of_mixed_operations_have_exact_totals() {
             expect.bytes_out += e.bytes_out;
         }
     });
-    let in_workers = |f: fn(&alloc_core::format::Callsite) -> u64| common::sum_in(&p, "threads_mixed::worker", f);
+    let in_workers = |f: fn(&alloc_core::format::Callsite) -> u64| {
+        common::sum_in(&p, "threads_mixed::worker", f)
+    };
     // Raw blocks of the workers, excluding each worker's bookkeeping Vec
     // (1 allocation of 1024 * 16 bytes per thread) and channel internals,
     // which are outside `worker`'s own alloc/realloc calls.
@@ -141,7 +147,8 @@ fn eight_threads_of_mixed_operations_have_exact_totals() {
         .iter()
         .filter(|c| {
             let f = common::functions(&p, c);
-            f.iter().any(|f| f.contains("threads_mixed::worker")) && f.iter().any(|f| f.contains("mpmc"))
+            f.iter().any(|f| f.contains("threads_mixed::worker"))
+                && f.iter().any(|f| f.contains("mpmc"))
         })
         .map(|c| (c.blocks, c.bytes))
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));

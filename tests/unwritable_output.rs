@@ -17,15 +17,31 @@ fn a_missing_directory_is_an_error_naming_the_path() {
     let path = common::temp_path("no-such-dir").join("profile.json");
     let session = Session::builder().output(&path).quiet().start();
     drop(black_box(vec![1u8; 100]));
-    let err = session.finish().expect_err("cannot create a file in a missing directory");
-    assert!(matches!(err, Error::Write { stage: "create", .. }), "{err:?}");
+    let err = session
+        .finish()
+        .expect_err("cannot create a file in a missing directory");
+    assert!(
+        matches!(
+            err,
+            Error::Write {
+                stage: "create",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let msg = err.to_string();
     assert!(msg.contains(&path.display().to_string()), "{msg}");
     // The program carries on, and a new session can start.
     let v: Vec<u64> = black_box((0..1000).collect());
     assert_eq!(v.len(), 1000);
     let ok = common::temp_path("after-error.json");
-    Session::builder().output(&ok).quiet().start().finish().expect("a new session works");
+    Session::builder()
+        .output(&ok)
+        .quiet()
+        .start()
+        .finish()
+        .expect("a new session works");
 }
 
 #[test]
@@ -35,9 +51,23 @@ fn a_directory_in_the_way_is_not_clobbered() {
     std::fs::create_dir_all(dir.join("keep")).unwrap();
     std::fs::write(dir.join("keep/file.txt"), "precious").unwrap();
     let session = Session::builder().output(&dir).quiet().start();
-    let err = session.finish().expect_err("cannot replace a directory with a file");
-    assert!(matches!(err, Error::Write { stage: "rename", .. }), "{err:?}");
-    assert_eq!(std::fs::read_to_string(dir.join("keep/file.txt")).unwrap(), "precious");
+    let err = session
+        .finish()
+        .expect_err("cannot replace a directory with a file");
+    assert!(
+        matches!(
+            err,
+            Error::Write {
+                stage: "rename",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("keep/file.txt")).unwrap(),
+        "precious"
+    );
     // No temporary file is left behind.
     let parent = dir.parent().unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(parent)

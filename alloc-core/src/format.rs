@@ -150,6 +150,10 @@ pub struct Bookkeeping {
     pub stacks_not_recorded: u64,
     /// Bytes of memory the profiler itself had mapped when it wrote the profile.
     pub profiler_bytes: u64,
+    /// Events whose bookkeeping failed inside the profiler (a bug, caught so
+    /// the program's allocation still succeeded); their figures may be missing.
+    #[serde(default)]
+    pub internal_errors: u64,
 }
 
 /// One symbolized frame.

@@ -320,6 +320,7 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
             untracked_bytes: h.missed_bytes,
             stacks_not_recorded: snap.not_recorded,
             profiler_bytes: crate::os_mem::mapped_bytes(),
+            internal_errors: recorder::internal_errors(),
         },
         frames,
         stacks,

@@ -96,6 +96,15 @@ pub(crate) const NOT_INSTALLED: &str = "alloc_profiler::Profiler is not the glob
      `#[global_allocator] static ALLOC: alloc_profiler::Profiler<std::alloc::System> = \
      alloc_profiler::Profiler::new(std::alloc::System);` to your program (in a test, to the test file)";
 
+/// Hooks for this crate's own tests. Not part of the API.
+#[doc(hidden)]
+pub mod __test_hooks {
+    /// Makes the bookkeeping of the next recorded event panic.
+    pub fn panic_in_next_bookkeeping() {
+        crate::recorder::INJECT_PANIC.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// True when [`Profiler`] is the program's global allocator.
 #[must_use]
 pub fn is_installed() -> bool {

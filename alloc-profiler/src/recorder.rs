@@ -48,13 +48,51 @@ fn align_log2(layout: Layout) -> u8 {
     layout.align().trailing_zeros() as u8
 }
 
+static INTERNAL_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// Bookkeeping failures caught this session.
+pub fn internal_errors() -> u64 {
+    INTERNAL_ERRORS.load(Ordering::Relaxed)
+}
+
+/// Zeroes the internal error count for a new session.
+pub fn reset_internal_errors() {
+    INTERNAL_ERRORS.store(0, Ordering::Relaxed);
+}
+
+/// Test hook: the next event's bookkeeping panics (see `tests/no_unwind.rs`).
+pub static INJECT_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Runs bookkeeping so that no panic can unwind into the allocator's caller:
+/// a panic (a bug in the profiler) is caught and counted, and the program's
+/// allocation goes on. Locks held by `f` are released by their guards.
+#[inline]
+fn contained<R>(f: impl FnOnce() -> R) -> Option<R> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => Some(r),
+        Err(payload) => {
+            INTERNAL_ERRORS.fetch_add(1, Ordering::Relaxed);
+            // Dropping the payload may itself panic; never let that escape.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload)));
+            None
+        }
+    }
+}
+
+#[inline]
+fn check_injected_panic() {
+    if INJECT_PANIC.swap(false, Ordering::Relaxed) {
+        panic!("alloc-profiler test hook: injected bookkeeping panic");
+    }
+}
+
 /// Checks the session state on the allocation path, starting the
 /// environment-configured session on the very first call.
 #[inline]
 fn recording() -> bool {
     match STATE.load(Ordering::Relaxed) {
         ON => true,
-        UNINIT => env_session::start_from_env(),
+        UNINIT => contained(env_session::start_from_env).unwrap_or(false),
         _ => false,
     }
 }
@@ -103,13 +141,14 @@ pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind) {
             ts.measure.on_alloc(layout.size());
         }
         if recording() {
-            record_alloc(ts, ptr as usize, layout, kind);
+            contained(|| record_alloc(ts, ptr as usize, layout, kind));
         }
     });
 }
 
 #[inline(never)]
 fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
+    check_injected_panic();
     let generation = GENERATION.load(Ordering::Relaxed);
     let stack = callsite(ts, generation);
     let Some((mut rec, _)) = lock_record(ts) else {
@@ -155,7 +194,7 @@ pub fn on_dealloc(ptr: *mut u8, layout: Layout) {
             ts.measure.on_dealloc(layout.size());
         }
         if recording() {
-            record_dealloc(ts, ptr as usize, layout);
+            contained(|| record_dealloc(ts, ptr as usize, layout));
         }
     });
 }
@@ -223,7 +262,9 @@ pub fn realloc_begin(ptr: *mut u8) -> Realloc {
         if !recording() {
             return IDLE;
         }
-        realloc_take(ts, ptr as usize).unwrap_or(IDLE)
+        contained(|| realloc_take(ts, ptr as usize))
+            .flatten()
+            .unwrap_or(IDLE)
     })
     .unwrap_or(IDLE)
 }
@@ -263,7 +304,9 @@ pub fn realloc_end(
             }
         }
         if r.recording {
-            realloc_finish(ts, r, old_ptr as usize, new_ptr as usize, layout, new_size);
+            contained(|| {
+                realloc_finish(ts, r, old_ptr as usize, new_ptr as usize, layout, new_size)
+            });
         }
     });
 }

@@ -320,6 +320,7 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
     RING_CAP.store(config.ring_capacity, Ordering::Relaxed);
     MAX_FRAMES_CFG.store(config.max_frames.clamp(1, MAX_FRAMES), Ordering::Relaxed);
     heap::reset();
+    crate::recorder::reset_internal_errors();
     live_table::clear();
     stack_table::reset();
     let (method, note) = capture::choose(config.capture);

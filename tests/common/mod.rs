@@ -30,7 +30,10 @@ pub fn one_session_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 pub fn profile_of(name: &str, work: impl FnOnce()) -> Profile {
     let _one = one_session_at_a_time();
     let path = temp_path(&format!("{name}.json"));
-    let session = alloc_profiler::Session::builder().output(&path).quiet().start();
+    let session = alloc_profiler::Session::builder()
+        .output(&path)
+        .quiet()
+        .start();
     work();
     session.finish().expect("write profile");
     load(&path)
