@@ -34,7 +34,7 @@ fn page_aligned_blocks(n: usize) {
         .map(|_| unsafe { alloc(layout) })
         .collect();
     for p in blocks {
-        assert!(!p.is_null() && p as usize % 4096 == 0);
+        assert!(!p.is_null() && (p as usize).is_multiple_of(4096));
         // SAFETY: allocated above with this layout.
         unsafe { dealloc(p, layout) };
     }

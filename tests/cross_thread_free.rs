@@ -1,6 +1,8 @@
 //! Blocks freed on another thread than the one that allocated them are
 //! matched: they are not leaks and count as deallocations.
 
+#![allow(clippy::vec_box)] // each box is one allocation on purpose
+
 use std::alloc::System;
 use std::hint::black_box;
 use std::sync::mpsc;

@@ -24,7 +24,7 @@ impl Drop for AllocatesOnDrop {
 }
 
 thread_local! {
-    static LOCAL: RefCell<AllocatesOnDrop> = RefCell::new(AllocatesOnDrop(Vec::new()));
+    static LOCAL: RefCell<AllocatesOnDrop> = const { RefCell::new(AllocatesOnDrop(Vec::new())) };
 }
 
 #[test]

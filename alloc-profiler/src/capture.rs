@@ -73,7 +73,10 @@ pub fn walk_frame_pointers(out: &mut [usize], stack_hi: usize) -> usize {
     let lo = fp;
     let mut n = 0;
     while n < out.len() {
-        if fp < lo || fp % std::mem::align_of::<usize>() != 0 || fp.saturating_add(16) > stack_hi {
+        if fp < lo
+            || !fp.is_multiple_of(std::mem::align_of::<usize>())
+            || fp.saturating_add(16) > stack_hi
+        {
             break;
         }
         // SAFETY: fp is aligned and [fp, fp+16) lies inside this thread's stack

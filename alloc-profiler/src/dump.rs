@@ -109,11 +109,11 @@ fn snapshot(stop: bool) -> Snapshot {
     }
     if heap.epoch > 0 {
         let mut live_at_peak = |b: &live_table::Block| {
-            if b.seq <= heap.peak_seq {
-                if let Some(c) = callsites.get_mut(b.stack as usize) {
-                    c.agg.peak_blocks += 1;
-                    c.agg.peak_bytes += b.size;
-                }
+            if b.seq <= heap.peak_seq
+                && let Some(c) = callsites.get_mut(b.stack as usize)
+            {
+                c.agg.peak_blocks += 1;
+                c.agg.peak_bytes += b.size;
             }
         };
         live_table::for_each(|_, b| live_at_peak(b));

@@ -166,11 +166,11 @@ impl Record {
             }
             self.ring = std::ptr::null_mut();
             self.ring_cap = 0;
-            if ring_cap > 0 {
-                if let Some(mem) = os_mem::map_zeroed(ring_cap * size_of::<RawEvent>()) {
-                    self.ring = mem.cast::<RawEvent>().as_ptr();
-                    self.ring_cap = ring_cap;
-                }
+            if ring_cap > 0
+                && let Some(mem) = os_mem::map_zeroed(ring_cap * size_of::<RawEvent>())
+            {
+                self.ring = mem.cast::<RawEvent>().as_ptr();
+                self.ring_cap = ring_cap;
             }
         }
     }
@@ -195,10 +195,10 @@ impl Record {
 
     /// Frees the slot `park` returned for `ptr`.
     pub fn unpark(&mut self, slot: Option<usize>, ptr: usize) {
-        if let Some(f) = slot.and_then(|i| self.in_flight.get_mut(i)) {
-            if f.ptr == ptr {
-                f.ptr = 0;
-            }
+        if let Some(f) = slot.and_then(|i| self.in_flight.get_mut(i))
+            && f.ptr == ptr
+        {
+            f.ptr = 0;
         }
     }
 

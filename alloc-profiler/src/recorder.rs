@@ -328,12 +328,12 @@ fn realloc_finish(
     if new_ptr == 0 {
         // The old block is still the caller's, unchanged: put it back as it was.
         HEAP.lock().failures += 1;
-        if let Some(b) = r.taken {
-            if !live_table::insert_with(old_ptr, || b) {
-                HEAP.lock().lose(b.size);
-                if let Some(e) = stack_table::entry(b.stack) {
-                    e.agg.detach(b.size, None);
-                }
+        if let Some(b) = r.taken
+            && !live_table::insert_with(old_ptr, || b)
+        {
+            HEAP.lock().lose(b.size);
+            if let Some(e) = stack_table::entry(b.stack) {
+                e.agg.detach(b.size, None);
             }
         }
         return;
@@ -356,10 +356,10 @@ fn realloc_finish(
         at_peak = at;
         h.lose(new);
     }
-    if let Some(b) = r.taken {
-        if let Some(e) = stack_table::entry(b.stack) {
-            e.agg.detach(b.size, at_peak);
-        }
+    if let Some(b) = r.taken
+        && let Some(e) = stack_table::entry(b.stack)
+    {
+        e.agg.detach(b.size, at_peak);
     }
     if let Some(e) = stack_table::entry(r.stack) {
         e.agg.reallocs.fetch_add(1, Ordering::Relaxed);

@@ -75,6 +75,9 @@ impl RawSpin {
 /// A mutex for the allocation path; see the module docs.
 pub type SpinMutex<T> = lock_api::Mutex<RawSpin, T>;
 
+/// The guard of a [`SpinMutex`].
+pub type SpinMutexGuard<'a, T> = lock_api::MutexGuard<'a, RawSpin, T>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +111,3 @@ mod tests {
         assert!(m.try_lock().is_some());
     }
 }
-
-/// The guard of a [`SpinMutex`].
-pub type SpinMutexGuard<'a, T> = lock_api::MutexGuard<'a, RawSpin, T>;

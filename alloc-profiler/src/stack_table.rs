@@ -361,7 +361,7 @@ impl Index {
 pub fn hash(frames: &[usize]) -> u64 {
     let mut h: u64 = 0x9E37_79B9_7F4A_7C15 ^ frames.len() as u64;
     for &f in frames {
-        h = (h.rotate_left(5) ^ f as u64).wrapping_mul(0x51_7CC1_B727_220A_95);
+        h = (h.rotate_left(5) ^ f as u64).wrapping_mul(0x517C_C1B7_2722_0A95);
     }
     h | 1
 }

@@ -100,15 +100,15 @@ pub fn is_runtime_boundary(function: &str) -> bool {
 /// outermost allocator entry frame, then plumbing from the innermost end
 /// (keeping at least one frame), and runtime frames from the root end.
 pub fn trim(frames: &mut Vec<Frame>) {
-    if let Some(cut) = frames.iter().position(|f| is_runtime_boundary(&f.function)) {
-        if cut > 0 {
-            frames.truncate(cut);
-        }
+    if let Some(cut) = frames.iter().position(|f| is_runtime_boundary(&f.function))
+        && cut > 0
+    {
+        frames.truncate(cut);
     }
-    if let Some(entry) = frames.iter().rposition(|f| is_entry(&f.function)) {
-        if entry + 1 < frames.len() {
-            frames.drain(..=entry);
-        }
+    if let Some(entry) = frames.iter().rposition(|f| is_entry(&f.function))
+        && entry + 1 < frames.len()
+    {
+        frames.drain(..=entry);
     }
     let lead = frames
         .iter()
