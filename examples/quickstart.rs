@@ -55,7 +55,7 @@ fn main() {
     for (word, n) in &top {
         println!("{word:>8} {n}");
     }
-    drop((words, counts, top));
+    drop((text, words, counts, top));
 
     session.finish().expect("write the profile");
 }
