@@ -21,7 +21,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Exit status: 0 on success, 1 when a --fail-on-leak or --fail-if-increase
 /// gate fails, 2 on bad input or usage.
 #[derive(Debug, Parser)]
-#[command(name = "alloc-report", version, propagate_version = true)]
+#[command(
+    name = "alloc-report",
+    version,
+    propagate_version = true,
+    max_term_width = 80
+)]
 pub struct Cli {
     /// Colour: auto (only on a terminal), always, or never; NO_COLOR turns it off.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true)]

@@ -46,7 +46,7 @@ pub fn render(
         )?;
     } else {
         let shown = if leaks.groups.len() < leaks.passing {
-            format!(" (showing the largest {})", leaks.groups.len())
+            format!(" (the largest {} shown)", leaks.groups.len())
         } else {
             String::new()
         };
@@ -54,7 +54,7 @@ pub fn render(
             w,
             "{}{shown}",
             st.bold(&format!(
-                "{} leak{threshold}: {}, {} live at the end",
+                "Leaks{threshold}: {}, {}, {} live at the end",
                 callsites_word(leaks.passing),
                 blocks_word(leaks.passing_blocks),
                 bytes(leaks.passing_bytes)
@@ -137,7 +137,7 @@ mod tests {
         let p = profile();
         let l = leaks(&p, &LeakOptions::default());
         let text = run(80, |w| render(w, &p, &l, 0, &TextOptions::default()));
-        assert!(text.starts_with("2 callsites leak: 3 blocks, 68.0 KiB live at the end\n"));
+        assert!(text.starts_with("Leaks: 2 callsites, 3 blocks, 68.0 KiB live at the end\n"));
         assert!(text.contains("#1  64.0 KiB in 2 blocks\n"));
         assert!(text.contains(
             "> 1: <demo::cache::Cache<…> as core::clone::Clone>::clone\n          at /home/dev/projects/demo/src/cache.rs:77\n"
@@ -152,7 +152,7 @@ mod tests {
         let p = profile();
         let l = leaks(&p, &LeakOptions::new(8192, None));
         let text = run(80, |w| render(w, &p, &l, 8192, &TextOptions::default()));
-        assert!(text.starts_with("1 callsite leak of at least 8.0 KiB: 2 blocks, 64.0 KiB"));
+        assert!(text.starts_with("Leaks of at least 8.0 KiB: 1 callsite, 2 blocks, 64.0 KiB"));
         assert!(
             text.ends_with("1 more callsite leaks less than 8.0 KiB (1 block, 4.0 KiB).\n"),
             "{text}"
