@@ -30,6 +30,7 @@ use crate::format::{
 pub struct ProfileBuilder {
     profile: Profile,
     frame_ids: HashMap<(String, String, u32), u32>,
+    stack_ids: HashMap<Vec<u32>, u32>,
 }
 
 impl ProfileBuilder {
@@ -66,6 +67,7 @@ impl ProfileBuilder {
                 threads: Vec::new(),
             },
             frame_ids: HashMap::new(),
+            stack_ids: HashMap::new(),
         }
     }
 
@@ -94,11 +96,13 @@ impl ProfileBuilder {
             });
             ids.push(id);
         }
-        if let Some(i) = self.profile.stacks.iter().position(|s| s.frames == ids) {
-            return u32::try_from(i).unwrap_or(u32::MAX);
+        if let Some(&i) = self.stack_ids.get(&ids) {
+            return i;
         }
+        let i = u32::try_from(self.profile.stacks.len()).unwrap_or(u32::MAX);
+        self.stack_ids.insert(ids.clone(), i);
         self.profile.stacks.push(Stack { frames: ids });
-        u32::try_from(self.profile.stacks.len() - 1).unwrap_or(u32::MAX)
+        i
     }
 
     /// Adds a callsite for the stack `frames` (innermost first) whose figures
