@@ -41,12 +41,9 @@ pub const LIBRARY_CRATES: &[&str] = &[
 
 /// Symbols of the runtime and the C allocator, matched as name prefixes.
 const RUNTIME_PREFIXES: &[&str] = &[
-    "__rust_",
-    "__rdl_",
-    "__rg_",
-    "__rustc",
-    "__libc_",
-    "__GI_",
+    // Reserved for the implementation in C, and used so by the Rust runtime:
+    // `__rust_alloc`, `__rdl_alloc`, `__libc_start_main`, `__run_exit_handlers`.
+    "__",
     "_start",
     "start_thread",
     "__clone",
@@ -488,13 +485,37 @@ pub fn shorten_path(path: &str, max: usize) -> String {
     cut_left(parts.last().copied().unwrap_or(path), max)
 }
 
-/// `file:line` for a frame, `file` alone without a line, `None` without a file.
+/// A source path for display: the commit hash in the standard library's
+/// `/rustc/<hash>/library/…` paths becomes `…`.
+///
+/// ```
+/// use alloc_core::names::display_path;
+/// assert_eq!(
+///     display_path("/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/rt.rs"),
+///     "/rustc/…/library/std/src/rt.rs"
+/// );
+/// assert_eq!(display_path("src/main.rs"), "src/main.rs");
+/// ```
+#[must_use]
+pub fn display_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(rest) = path.strip_prefix("/rustc/")
+        && let Some((hash, tail)) = rest.split_once('/')
+        && hash.len() >= 7
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return format!("/rustc/…/{tail}").into();
+    }
+    path.into()
+}
+
+/// `file:line` for a frame (the path as [`display_path`] shows it), `file`
+/// alone without a line, `None` without a file.
 #[must_use]
 pub fn location(frame: &Frame) -> Option<String> {
-    let file = frame.file.as_deref()?;
+    let file = display_path(frame.file.as_deref()?);
     Some(match frame.line {
         Some(line) => format!("{file}:{line}"),
-        None => file.to_owned(),
+        None => file.into_owned(),
     })
 }
 
@@ -523,6 +544,7 @@ mod tests {
             "_start",
             "main",
             "malloc",
+            "__run_exit_handlers",
             "alloc_profiler::capture::capture",
             "std::collections::hash::map::HashMap<K,V,S>::insert",
         ] {

@@ -21,7 +21,7 @@ pub mod defaults {
     /// Terminal width assumed when none is known.
     pub const WIDTH: usize = 80;
     /// The narrowest layout supported.
-    pub const MIN_WIDTH: usize = 60;
+    pub const MIN_WIDTH: usize = 70;
 }
 
 /// How text is laid out.

@@ -9,14 +9,15 @@ use alloc_core::top::Top;
 
 use super::{TextOptions, right, value, write_sampling_note, write_site};
 
-/// Columns of the numbers: `#`, share, bytes, blocks, live, peak.
-const COLS: [(&str, usize); 6] = [
+/// Columns of the numbers: `#`, share, bytes, blocks, reallocs, live, peak.
+const COLS: [(&str, usize); 7] = [
     ("#", 4),
     ("share", 8),
-    ("bytes", 12),
-    ("blocks", 11),
-    ("live", 12),
-    ("peak", 12),
+    ("bytes", 11),
+    ("blocks", 10),
+    ("reallocs", 10),
+    ("live", 11),
+    ("peak", 11),
 ];
 /// Indent of the line naming a callsite.
 const NAME_INDENT: usize = 6;
@@ -66,8 +67,8 @@ pub(crate) fn render_table(
     let ranked = match by {
         Metric::Bytes => 2,
         Metric::Blocks => 3,
-        Metric::Live => 4,
-        Metric::Peak => 5,
+        Metric::Live => 5,
+        Metric::Peak => 6,
     };
     let mut header = String::new();
     for (i, (name, width)) in COLS.iter().enumerate() {
@@ -84,6 +85,7 @@ pub(crate) fn render_table(
             percent(row.value, top.whole),
             bytes(c.bytes),
             count(c.blocks),
+            count(c.reallocs),
             bytes(c.live_bytes),
             bytes(c.peak_bytes),
         ];
@@ -121,11 +123,11 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "   #   share       bytes     blocks        live        peak"
+            "   #   share      bytes    blocks  reallocs       live       peak"
         );
         assert_eq!(
             lines[2],
-            "   1   76.9%     3.3 MiB     12,000         0 B   585.9 KiB"
+            "   1   76.9%    3.3 MiB    12,000       300        0 B  585.9 KiB"
         );
         assert_eq!(
             lines[3],
@@ -154,7 +156,7 @@ mod tests {
     fn a_narrow_terminal_shortens_names_whole_words() {
         let p = profile();
         let t = top(&p, &TopOptions::new(Metric::Bytes, Some(2)));
-        let text = run(60, |w| render(w, &p, &t, &TextOptions::new(false, 60)));
+        let text = run(70, |w| render(w, &p, &t, &TextOptions::new(false, 60)));
         assert!(text.contains("Top 2 of 3 callsites"));
         assert!(text.contains("<Cache<…> as Clone>::clone"), "{text}");
     }
