@@ -34,13 +34,20 @@ pub fn render(
         Mode::Exact => "exact".to_owned(),
         Mode::Sampled { rate_bytes } => format!("sampled every {}", bytes(rate_bytes)),
     };
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{} {many}", count(n as u64))
+        }
+    };
     writeln!(
         w,
-        "pid {}, ran {}, {mode}, {} callsites, {} threads",
+        "pid {}, ran {}, {mode}, {}, {}",
         meta.pid,
         duration_ns(meta.duration_ns),
-        count(s.callsites as u64),
-        count(s.threads as u64),
+        plural(s.callsites, "callsite", "callsites"),
+        plural(s.threads, "thread", "threads"),
     )?;
     write_sampling_note(w, profile, o)?;
     writeln!(w)?;
