@@ -78,6 +78,7 @@ pub use alloc_core::format::Totals;
 pub use capture::CaptureMethod;
 pub use counters::GlobalStats;
 pub use global_alloc::Profiler;
+pub use measure::{AllocStats, CallsiteStats, follow, forbid_alloc, measure};
 pub use session::{Error, Session, SessionBuilder, Summary};
 
 /// Exact counts of every allocator call since the program started, kept even

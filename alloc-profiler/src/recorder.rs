@@ -138,7 +138,7 @@ pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind) {
         }
         counters::on_alloc(tid, layout.size());
         if ts.measure.depth.get() > 0 {
-            ts.measure.on_alloc(layout.size());
+            crate::measure::on_alloc(ts, layout.size());
         }
         if recording() {
             contained(|| record_alloc(ts, ptr as usize, layout, kind));
@@ -191,7 +191,7 @@ pub fn on_dealloc(ptr: *mut u8, layout: Layout) {
     thread::enter(|ts| {
         counters::on_dealloc(ts.id(), layout.size());
         if ts.measure.depth.get() > 0 {
-            ts.measure.on_dealloc(layout.size());
+            crate::measure::on_dealloc(ts, layout.size());
         }
         if recording() {
             contained(|| record_dealloc(ts, ptr as usize, layout));
@@ -300,7 +300,7 @@ pub fn realloc_end(
         } else {
             counters::on_realloc(tid, layout.size(), new_size);
             if ts.measure.depth.get() > 0 {
-                ts.measure.on_realloc(layout.size(), new_size);
+                crate::measure::on_realloc(ts, layout.size(), new_size);
             }
         }
         if r.recording {

@@ -57,13 +57,26 @@ fn resolve(addr: usize) -> Vec<Frame> {
 /// `Profiler`. Everything inside (innermost of) the last such frame is the
 /// profiler's own.
 pub fn is_entry(function: &str) -> bool {
-    let shim = function.strip_prefix("__rustc::").unwrap_or(function);
-    ["__rust_", "__rdl_", "__rg_"]
-        .iter()
-        .any(|p| shim.starts_with(p))
+    is_allocator_shim(function)
         || (function.starts_with("<alloc_profiler::")
             && function.contains("Profiler<")
             && function.contains(" as core::alloc::global::GlobalAlloc>::"))
+}
+
+/// True for the compiler-generated allocator shims (`__rust_alloc`,
+/// `__rust_realloc`, …, and the `__rdl_`/`__rg_` functions behind them), but
+/// not for other `__rust_` symbols such as `__rust_try`.
+pub fn is_allocator_shim(function: &str) -> bool {
+    let shim = function.strip_prefix("__rustc::").unwrap_or(function);
+    [
+        "__rust_alloc",
+        "__rust_realloc",
+        "__rust_dealloc",
+        "__rdl_",
+        "__rg_",
+    ]
+    .iter()
+    .any(|p| shim.starts_with(p))
 }
 
 /// True for frames of the profiler itself and of the allocation machinery
@@ -71,15 +84,14 @@ pub fn is_entry(function: &str) -> bool {
 /// `alloc::raw_vec` growth, the `GlobalAlloc`/`Allocator` glue), and of the
 /// unwinder when stacks are captured with it.
 pub fn is_plumbing(function: &str) -> bool {
+    if is_allocator_shim(function) {
+        return true;
+    }
     // `<alloc::alloc::Global>::alloc_impl` and `<X as Trait>::f` name the
     // type's path after the bracket.
-    let function = function.strip_prefix("__rustc::").unwrap_or(function);
     let function = function.trim_start_matches('<');
     const PREFIXES: &[&str] = &[
         "alloc_profiler::",
-        "__rust_",
-        "__rdl_",
-        "__rg_",
         "alloc::alloc::",
         "alloc::raw_vec::",
         "core::alloc::",
@@ -93,7 +105,8 @@ pub fn is_plumbing(function: &str) -> bool {
 /// True for the frame below which (towards the root) only the Rust runtime's
 /// start-up or thread-spawn machinery lies.
 pub fn is_runtime_boundary(function: &str) -> bool {
-    function.ends_with("__rust_begin_short_backtrace")
+    // Also with generic arguments: `…::__rust_begin_short_backtrace::<F, T>`.
+    function.contains("__rust_begin_short_backtrace")
 }
 
 /// Trims a symbolized stack (innermost first) in place: everything up to the
@@ -165,6 +178,32 @@ mod tests {
                 "leaky::build_index",
                 "leaky::main",
                 "core::ops::function::FnOnce::call_once"
+            ]
+        );
+    }
+
+    #[test]
+    fn catch_unwind_frames_are_not_allocator_entries() {
+        let mut s = vec![
+            f("__rustc::__rust_alloc"),
+            f("<alloc::vec::Vec<u8>>::with_capacity_in"),
+            f("app::inner"),
+            f("__rust_try"),
+            f("std::panicking::catch_unwind"),
+            f("app::outer"),
+            f("test::__rust_begin_short_backtrace::<fn(), ()>"),
+            f("test::run_test"),
+        ];
+        trim(&mut s);
+        let names: Vec<&str> = s.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "<alloc::vec::Vec<u8>>::with_capacity_in",
+                "app::inner",
+                "__rust_try",
+                "std::panicking::catch_unwind",
+                "app::outer"
             ]
         );
     }
