@@ -31,6 +31,40 @@
 //! no code change: run it with `ALLOC_PROFILER=path.json` in the environment and
 //! a session starts with the first allocation and is written at exit.
 //!
+//! # Asserting allocations in tests
+//!
+//! [`measure`] counts what the calling thread allocates while a closure runs;
+//! [`forbid_alloc`] fails a test when a hot path allocates at all:
+//!
+//! ```
+//! use alloc_profiler::{forbid_alloc, measure, Profiler};
+//! use std::alloc::System;
+//!
+//! #[global_allocator] // in the test file: each tests/*.rs is its own program
+//! static ALLOC: Profiler<System> = Profiler::new(System);
+//!
+//! fn parse(line: &str) -> Vec<&str> {
+//!     line.split(',').collect()
+//! }
+//!
+//! # fn main() {
+//! let (fields, stats) = measure(|| parse("a,b,c"));
+//! assert_eq!(fields, ["a", "b", "c"]);
+//! stats.assert_at_most_allocations(1).assert_at_most_reallocations(0);
+//!
+//! let total = forbid_alloc(|| fields.iter().map(|f| f.len()).sum::<usize>());
+//! assert_eq!(total, 3);
+//!
+//! drop(fields);
+//! # }
+//! ```
+//!
+//! Counts are exact and per thread, so they hold under parallel `cargo test`
+//! and with background threads allocating. Scopes nest. Work on threads the
+//! code spawns counts when their closures are wrapped in [`follow`]. A failed
+//! assertion, or `forbid_alloc`, names the function and `file:line` of the
+//! callsites (the first user frame of each stack).
+//!
 //! # What counts as what
 //!
 //! `alloc` and `alloc_zeroed` are allocations; a `realloc` is one reallocation,
