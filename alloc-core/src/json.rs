@@ -14,7 +14,8 @@
 //!   `callsites`, `threads`, `events_recorded`, `events_dropped`,
 //!   `untracked_frees`, `untracked_bytes_freed`, `untracked_reallocs`,
 //!   `unrecorded_blocks`, `unrecorded_bytes`, `stacks_not_recorded`,
-//!   `top_by` and `top` (an array of `top` rows).
+//!   `alloc_failures`, `internal_errors`, `top_by` and `top` (an array of `top`
+//!   rows).
 //! * `top`: an array of `{blocks, bytes, reallocs, live_blocks, live_bytes,
 //!   peak_blocks, peak_bytes, max_live_bytes, freed_blocks, share, user_frame,
 //!   frames}`, where `blocks` and `bytes` are the callsite's totals and `share`
@@ -193,6 +194,10 @@ pub struct SummaryJson<'a> {
     pub unrecorded_bytes: u64,
     /// Events whose stack could not be stored.
     pub stacks_not_recorded: u64,
+    /// Allocation and reallocation calls the allocator refused.
+    pub alloc_failures: u64,
+    /// Events whose bookkeeping failed inside the profiler.
+    pub internal_errors: u64,
     /// The metric `top` is ranked by.
     pub top_by: Metric,
     /// The top callsites.
@@ -233,6 +238,8 @@ pub fn summary<'a>(profile: &'a Profile, s: &'a Summary) -> SummaryJson<'a> {
         unrecorded_blocks: s.bookkeeping.untracked_blocks,
         unrecorded_bytes: s.bookkeeping.untracked_bytes,
         stacks_not_recorded: s.bookkeeping.stacks_not_recorded,
+        alloc_failures: s.failures,
+        internal_errors: s.bookkeeping.internal_errors,
         top_by: s.top.by,
         top: top(profile, &s.top),
     }
@@ -450,6 +457,14 @@ mod tests {
             assert_eq!(v[key], want, "{key}");
         }
         assert_eq!(v["top"].as_array().unwrap().len(), 1);
+
+        let mut sampled = p.clone();
+        sampled.meta.mode = Mode::Sampled { rate_bytes: 4096 };
+        let v = to_value(summary(&sampled, &s));
+        assert_eq!(
+            (v["mode"].as_str(), v["sample_rate_bytes"].as_u64()),
+            (Some("sampled"), Some(4096))
+        );
     }
 
     #[test]

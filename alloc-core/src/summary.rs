@@ -39,6 +39,8 @@ pub struct Summary {
     pub total_bytes: u64,
     /// Reallocations.
     pub reallocs: u64,
+    /// Allocation and reallocation calls the allocator refused.
+    pub failures: u64,
     /// Frees of blocks allocated in the session.
     pub freed_blocks: u64,
     /// Bytes given back.
@@ -105,6 +107,7 @@ pub fn summary(profile: &Profile, options: &SummaryOptions) -> Summary {
         total_blocks: t.allocations,
         total_bytes: t.bytes_allocated,
         reallocs: t.reallocations,
+        failures: t.failures,
         freed_blocks: t.deallocations,
         freed_bytes: t.bytes_deallocated,
         peak_bytes: t.peak_bytes,

@@ -136,6 +136,26 @@ pub fn render(
             ))
         )?;
     }
+    if s.failures > 0 {
+        writeln!(
+            w,
+            "  {}",
+            st.yellow(&format!(
+                "allocation failures: {} (the allocator returned null)",
+                count(s.failures)
+            ))
+        )?;
+    }
+    if b.internal_errors > 0 {
+        writeln!(
+            w,
+            "  {}",
+            st.red(&format!(
+                "profiler internal errors: {}; some figures may be missing",
+                count(b.internal_errors)
+            ))
+        )?;
+    }
     if b.profiler_bytes > 0 {
         writeln!(w, "  profiler's own memory: {}", bytes(b.profiler_bytes))?;
     }
@@ -168,6 +188,43 @@ mod tests {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
         assert!(!text.contains('\x1b'));
+        assert!(!text.contains("failures") && !text.contains("internal errors"));
+    }
+
+    #[test]
+    fn health_problems_are_shown_when_there_are_any() {
+        let mut p = profile();
+        p.totals.failures = 2;
+        p.bookkeeping.internal_errors = 1;
+        p.bookkeeping.untracked_blocks = 3;
+        p.bookkeeping.untracked_bytes = 300;
+        p.bookkeeping.stacks_not_recorded = 4;
+        p.untracked.deallocations = 5;
+        let s = summary(&p, &SummaryOptions::default());
+        let text = run(80, |w| render(w, &p, &s, &TextOptions::default()));
+        for needle in [
+            "allocation failures: 2 (the allocator returned null)",
+            "profiler internal errors: 1; some figures may be missing",
+            "not tracked: 3 blocks (300 B); they cannot show as leaks",
+            "stacks not recorded: 4 events, shown as [stack not recorded]",
+            "from before profiling: 5 frees (0 B), 0 reallocations",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn sampled_profiles_say_their_figures_are_estimates() {
+        let mut p = profile();
+        p.meta.mode = alloc_core::format::Mode::Sampled {
+            rate_bytes: 524_288,
+        };
+        let s = summary(&p, &SummaryOptions::default());
+        let text = run(80, |w| render(w, &p, &s, &TextOptions::default()));
+        assert!(!text.contains("exact") && text.contains("sampled every 512.0 KiB"));
+        assert!(text.contains(
+            "Sampled profile (one sample per 512.0 KiB on average): figures are estimates."
+        ));
     }
 
     #[test]
