@@ -343,4 +343,3 @@ fn assertions_fail_with_the_numbers_and_the_top_callsites() {
         "{top:?}"
     );
 }
-

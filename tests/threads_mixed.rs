@@ -156,7 +156,24 @@ fn eight_threads_of_mixed_operations_have_exact_totals() {
     assert_eq!(bytes, expect.bytes_in + vec_bytes + channel_blocks.1);
     assert_eq!(reallocs, expect.reallocs);
     assert_eq!(p.totals.reallocations, expect.reallocs);
-    assert_eq!(in_workers(|c| c.live_blocks), 0, "every block was freed");
+    let leaked: Vec<String> = common::callsites_in(&p, "threads_mixed::worker")
+        .into_iter()
+        .filter(|c| c.live_blocks > 0)
+        .map(|c| {
+            format!(
+                "{} live, {} blocks, {} reallocs: {:?}",
+                c.live_blocks,
+                c.blocks,
+                c.reallocs,
+                &common::functions(&p, c)[..4]
+            )
+        })
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "every block was freed, but: {leaked:#?}\nuntracked: {:?}",
+        p.untracked
+    );
     assert_eq!(p.untracked.deallocations, 0);
     assert_eq!(p.bookkeeping.untracked_blocks, 0);
     assert!(p.totals.deallocations >= expect.frees);

@@ -65,7 +65,10 @@ fn snapshot(stop: bool) -> Snapshot {
     let records: Vec<_> = record::POOL.iter().map(|r| r.lock()).collect();
     let now_ns =
         crate::clock::monotonic_ns().saturating_sub(recorder::START_NS.load(Ordering::Relaxed));
-    let heap = Box::new(*HEAP.lock());
+    // The heap lock guards every callsite's figures too: hold it while
+    // copying them.
+    let mut heap_guard = HEAP.lock();
+    let heap = Box::new(*heap_guard);
     let n = stack_table::count();
     let mut callsites = Vec::with_capacity(n as usize);
     for id in 0..n {
@@ -76,37 +79,36 @@ fn snapshot(stop: bool) -> Snapshot {
             });
             continue;
         };
-        let a = &e.agg;
-        let peak = *a.peak.lock();
-        let (peak_blocks, peak_bytes) = if peak.epoch == heap.epoch {
-            (peak.blocks, peak.bytes)
+        let a = heap_guard.agg_copy(e);
+        let (peak_blocks, peak_bytes) = if a.peak_epoch == heap.epoch {
+            (a.peak_blocks, a.peak_bytes)
         } else {
             (0, 0)
         };
-        let freed_blocks = a.freed_blocks.load(Ordering::Relaxed);
         callsites.push(RawCallsite {
             frames: e.frames().to_vec(),
             agg: Callsite {
                 stack: id,
-                blocks: a.blocks.load(Ordering::Relaxed),
-                bytes: a.bytes.load(Ordering::Relaxed),
-                reallocs: a.reallocs.load(Ordering::Relaxed),
-                live_blocks: a.live_blocks.load(Ordering::Relaxed),
-                live_bytes: a.live_bytes.load(Ordering::Relaxed),
+                blocks: a.blocks,
+                bytes: a.bytes,
+                reallocs: a.reallocs,
+                live_blocks: a.live_blocks,
+                live_bytes: a.live_bytes,
                 peak_blocks,
                 peak_bytes,
-                max_live_bytes: a.max_live_bytes.load(Ordering::Relaxed),
-                freed_blocks,
-                lifetime_total_ns: a.lifetime_total_ns.load(Ordering::Relaxed),
-                lifetime_min_ns: if freed_blocks == 0 {
+                max_live_bytes: a.max_live_bytes,
+                freed_blocks: a.freed_blocks,
+                lifetime_total_ns: a.lifetime_total_ns,
+                lifetime_min_ns: if a.freed_blocks == 0 {
                     0
                 } else {
-                    a.lifetime_min_ns.load(Ordering::Relaxed)
+                    a.lifetime_min_ns
                 },
-                lifetime_max_ns: a.lifetime_max_ns.load(Ordering::Relaxed),
+                lifetime_max_ns: a.lifetime_max_ns,
             },
         });
     }
+    drop(heap_guard);
     if heap.epoch > 0 {
         let mut live_at_peak = |b: &live_table::Block| {
             if b.seq <= heap.peak_seq

@@ -3,7 +3,9 @@
 //! samples the heap-over-time series. Its critical sections are a handful of
 //! additions, so it never holds anyone up for long.
 
+use crate::live_table::Block;
 use crate::spin::SpinMutex;
+use crate::stack_table::{Agg, StackEntry};
 
 /// Points the heap-over-time series holds before it halves its resolution.
 pub const SERIES_CAP: usize = 1024;
@@ -156,22 +158,51 @@ impl Heap {
         self.series[..self.series_len].iter().copied().chain(tail)
     }
 
-    /// An allocation of `size` bytes was tracked; returns its sequence number.
+    /// The figures of the callsite `entry`. Holding `&mut Heap` means
+    /// holding the heap lock, which guards every callsite's figures.
     #[inline]
-    pub fn alloc(&mut self, size: u64, t_ns: u64) -> u64 {
+    pub fn agg<'h>(&'h mut self, entry: &'h StackEntry) -> &'h mut Agg {
+        // SAFETY: callsite figures are only ever reached through this method
+        // (and `Heap::agg_copy`), which needs the heap lock held (the `&mut
+        // self` borrow of the guarded `Heap`); the returned borrow ends before
+        // another can be made from the same `&mut self`, so no two references
+        // to one `Agg` coexist.
+        unsafe { &mut *entry.agg.get() }
+    }
+
+    /// A copy of the figures of the callsite `entry`.
+    pub fn agg_copy(&mut self, entry: &StackEntry) -> Agg {
+        *self.agg(entry)
+    }
+
+    /// An allocation of `size` bytes at callsite `at` was tracked; returns its
+    /// sequence number.
+    #[inline]
+    pub fn alloc(&mut self, at: Option<&StackEntry>, size: u64, t_ns: u64) -> u64 {
         self.allocations += 1;
         self.bytes_allocated = self.bytes_allocated.wrapping_add(size);
         self.live_blocks += 1;
         self.live_bytes = self.live_bytes.wrapping_add(size);
+        if let Some(e) = at {
+            let a = self.agg(e);
+            a.blocks += 1;
+            a.bytes = a.bytes.wrapping_add(size);
+            a.attach(size);
+        }
         self.tick(t_ns)
     }
 
     /// An allocation the live table could not hold: counted, not live.
-    pub fn missed_alloc(&mut self, size: u64) {
+    pub fn missed_alloc(&mut self, at: Option<&StackEntry>, size: u64) {
         self.allocations += 1;
         self.bytes_allocated = self.bytes_allocated.wrapping_add(size);
         self.missed_blocks += 1;
         self.missed_bytes = self.missed_bytes.wrapping_add(size);
+        if let Some(e) = at {
+            let a = self.agg(e);
+            a.blocks += 1;
+            a.bytes = a.bytes.wrapping_add(size);
+        }
     }
 
     /// Whether a block last (re)allocated at `seq` was live at the current
@@ -181,16 +212,22 @@ impl Heap {
         (self.epoch > 0 && seq <= self.peak_seq).then_some(self.epoch)
     }
 
-    /// A tracked block was freed.
+    /// The tracked block `b` (of callsite `at`) was freed; returns its lifetime.
     #[inline]
-    pub fn free(&mut self, seq: u64, size: u64, t_ns: u64) -> Option<u64> {
-        let at = self.at_peak(seq);
+    pub fn free(&mut self, at: Option<&StackEntry>, b: &Block, t_ns: u64) -> u64 {
+        let peak = self.at_peak(b.seq);
         self.deallocations += 1;
-        self.bytes_deallocated = self.bytes_deallocated.wrapping_add(size);
+        self.bytes_deallocated = self.bytes_deallocated.wrapping_add(b.size);
         self.live_blocks = self.live_blocks.wrapping_sub(1);
-        self.live_bytes = self.live_bytes.wrapping_sub(size);
+        self.live_bytes = self.live_bytes.wrapping_sub(b.size);
+        let lifetime = t_ns.saturating_sub(b.birth_ns);
+        if let Some(e) = at {
+            let a = self.agg(e);
+            a.detach(b.size, peak);
+            a.freed(lifetime);
+        }
         self.tick(t_ns);
-        at
+        lifetime
     }
 
     /// A block the session never saw allocated was freed.
@@ -199,41 +236,56 @@ impl Heap {
         self.untracked_free_bytes = self.untracked_free_bytes.wrapping_add(size);
     }
 
-    /// A reallocation from `old` to `new` bytes succeeded. `from` is the
-    /// sequence number of the old block when it was tracked. Returns the epoch
-    /// of the peak the old block was live at, if any, and the new block's
-    /// sequence number.
+    /// A reallocation from `old` to `new` bytes succeeded at callsite `to`.
+    /// `from` is the old block and its callsite when it was tracked. Returns
+    /// the new block's sequence number.
     #[inline]
     pub fn realloc(
         &mut self,
-        from: Option<u64>,
+        from: Option<(Option<&StackEntry>, &Block)>,
+        to: Option<&StackEntry>,
         old: u64,
         new: u64,
         t_ns: u64,
-    ) -> (Option<u64>, u64) {
-        let at = from.and_then(|seq| self.at_peak(seq));
+    ) -> u64 {
         self.reallocations += 1;
         self.bytes_allocated = self.bytes_allocated.wrapping_add(new);
-        if from.is_some() {
-            self.bytes_deallocated = self.bytes_deallocated.wrapping_add(old);
-            self.live_blocks = self.live_blocks.wrapping_sub(1);
-            self.live_bytes = self.live_bytes.wrapping_sub(old);
-        } else {
-            self.untracked_reallocs += 1;
-            self.untracked_free_bytes = self.untracked_free_bytes.wrapping_add(old);
+        match from {
+            Some((owner, b)) => {
+                let peak = self.at_peak(b.seq);
+                self.bytes_deallocated = self.bytes_deallocated.wrapping_add(old);
+                self.live_blocks = self.live_blocks.wrapping_sub(1);
+                self.live_bytes = self.live_bytes.wrapping_sub(old);
+                if let Some(e) = owner {
+                    self.agg(e).detach(b.size, peak);
+                }
+            }
+            None => {
+                self.untracked_reallocs += 1;
+                self.untracked_free_bytes = self.untracked_free_bytes.wrapping_add(old);
+            }
         }
         self.live_blocks += 1;
         self.live_bytes = self.live_bytes.wrapping_add(new);
-        (at, self.tick(t_ns))
+        if let Some(e) = to {
+            let a = self.agg(e);
+            a.reallocs += 1;
+            a.bytes = a.bytes.wrapping_add(new);
+            a.attach(new);
+        }
+        self.tick(t_ns)
     }
 
-    /// A block of `size` bytes counted as live could not be kept in the live
-    /// table: it moves to the untracked count.
-    pub fn lose(&mut self, size: u64) {
+    /// A block of `size` bytes (of callsite `at`) counted as live could not be
+    /// kept in the live table: it moves to the untracked count.
+    pub fn lose(&mut self, at: Option<&StackEntry>, size: u64) {
         self.live_blocks = self.live_blocks.wrapping_sub(1);
         self.live_bytes = self.live_bytes.wrapping_sub(size);
         self.missed_blocks += 1;
         self.missed_bytes = self.missed_bytes.wrapping_add(size);
+        if let Some(e) = at {
+            self.agg(e).detach(size, None);
+        }
     }
 }
 
@@ -249,25 +301,35 @@ pub fn reset() {
 mod tests {
     use super::*;
 
+    fn blk(seq: u64, size: u64) -> Block {
+        Block {
+            size,
+            birth_ns: 0,
+            seq,
+            stack: 0,
+        }
+    }
+
     #[test]
     fn peak_is_the_first_time_the_maximum_is_reached() {
         let mut h = Heap::new();
-        let a = h.alloc(100, 1);
-        let b = h.alloc(50, 2);
+        let a = h.alloc(None, 100, 1);
+        let b = h.alloc(None, 50, 2);
         assert_eq!((h.peak_bytes, h.peak_blocks, h.peak_seq), (150, 2, b));
-        assert_eq!(h.free(a, 100, 3), Some(h.epoch), "a was live at the peak");
-        let c = h.alloc(100, 4);
+        assert_eq!(h.at_peak(a), Some(h.epoch), "a was live at the peak");
+        h.free(None, &blk(a, 100), 3);
+        let c = h.alloc(None, 100, 4);
         assert_eq!(h.peak_bytes, 150, "equal, not higher: the peak stays first");
-        assert_eq!(h.free(c, 100, 5), None, "c came after the peak");
+        assert_eq!(h.at_peak(c), None, "c came after the peak");
+        h.free(None, &blk(c, 100), 5);
         assert_eq!(h.live_bytes, 50);
     }
 
     #[test]
     fn reallocation_moves_bytes_without_counting_a_free() {
         let mut h = Heap::new();
-        let s = h.alloc(10, 0);
-        let (at, _) = h.realloc(Some(s), 10, 40, 1);
-        assert_eq!(at, Some(1), "the old block was live at the first peak");
+        let s = h.alloc(None, 10, 0);
+        h.realloc(Some((None, &blk(s, 10))), None, 10, 40, 1);
         assert_eq!((h.allocations, h.reallocations, h.deallocations), (1, 1, 0));
         assert_eq!(
             (h.bytes_allocated, h.bytes_deallocated, h.live_bytes),
@@ -281,10 +343,10 @@ mod tests {
         let mut h = Heap::new();
         let mut seqs = Vec::new();
         for i in 0..10_000u64 {
-            seqs.push(h.alloc(8, i));
+            seqs.push(h.alloc(None, 8, i));
         }
         for (i, s) in seqs.into_iter().enumerate() {
-            h.free(s, 8, 10_000 + i as u64);
+            h.free(None, &blk(s, 8), 10_000 + i as u64);
         }
         let pts: Vec<Point> = h.series(30_000).collect();
         assert!(pts.len() <= SERIES_CAP + 1);

@@ -63,9 +63,11 @@ impl Shard {
         unsafe { std::slice::from_raw_parts_mut(self.slots, self.cap) }
     }
 
+    /// The key's first slot: hash bits below the six that picked the shard
+    /// (which are the same for every key of a shard).
     #[inline]
     fn home(&self, ptr: usize) -> usize {
-        (hash(ptr).rotate_left(6) as usize) & (self.cap - 1)
+        ((hash(ptr) >> 20) as usize) & (self.cap - 1)
     }
 
     fn find(&mut self, ptr: usize) -> Option<usize> {

@@ -156,21 +156,15 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     };
     let size = layout.size() as u64;
     let t = now();
+    let entry = stack_table::entry(stack);
     let tracked = live_table::insert_with(ptr, || Block {
         size,
         birth_ns: t,
-        seq: HEAP.lock().alloc(size, t),
+        seq: HEAP.lock().alloc(entry, size, t),
         stack,
     });
     if !tracked {
-        HEAP.lock().missed_alloc(size);
-    }
-    if let Some(e) = stack_table::entry(stack) {
-        e.agg.blocks.fetch_add(1, Ordering::Relaxed);
-        e.agg.bytes.fetch_add(size, Ordering::Relaxed);
-        if tracked {
-            e.agg.attach(size);
-        }
+        HEAP.lock().missed_alloc(entry, size);
     }
     rec.count_block(size, layout.align() as u64);
     rec.push(RawEvent {
@@ -207,12 +201,7 @@ fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout) {
     let t = now();
     let (stack, size) = match live_table::remove(ptr) {
         Some(b) => {
-            let at_peak = HEAP.lock().free(b.seq, b.size, t);
-            let lifetime = t.saturating_sub(b.birth_ns);
-            if let Some(e) = stack_table::entry(b.stack) {
-                e.agg.detach(b.size, at_peak);
-                e.agg.freed(lifetime);
-            }
+            let lifetime = HEAP.lock().free(stack_table::entry(b.stack), &b, t);
             rec.count_lifetime(lifetime, b.size);
             (b.stack, b.size)
         }
@@ -328,21 +317,21 @@ fn realloc_finish(
     if new_ptr == 0 {
         // The old block is still the caller's, unchanged: put it back as it was.
         HEAP.lock().failures += 1;
-        if let Some(b) = r.taken
-            && !live_table::insert_with(old_ptr, || b)
-        {
-            HEAP.lock().lose(b.size);
-            if let Some(e) = stack_table::entry(b.stack) {
-                e.agg.detach(b.size, None);
+        if let Some(b) = r.taken {
+            if !live_table::insert_with(old_ptr, || b) {
+                HEAP.lock().lose(stack_table::entry(b.stack), b.size);
             }
         }
         return;
     }
     let (old, new) = (layout.size() as u64, new_size as u64);
-    let mut at_peak = None;
+    let to = stack_table::entry(r.stack);
+    let from = r.taken.map(|b| (stack_table::entry(b.stack), b));
+    let realloc =
+        |h: &mut crate::heap::Heap| h.realloc(from.as_ref().map(|(e, b)| (*e, b)), to, old, new, t);
+    let mut seq = 0;
     let tracked = live_table::insert_with(new_ptr, || {
-        let (at, seq) = HEAP.lock().realloc(r.taken.map(|b| b.seq), old, new, t);
-        at_peak = at;
+        seq = realloc(&mut HEAP.lock());
         Block {
             size: new,
             birth_ns: r.taken.map_or(t, |b| b.birth_ns),
@@ -352,21 +341,8 @@ fn realloc_finish(
     });
     if !tracked {
         let mut h = HEAP.lock();
-        let (at, _) = h.realloc(r.taken.map(|b| b.seq), old, new, t);
-        at_peak = at;
-        h.lose(new);
-    }
-    if let Some(b) = r.taken
-        && let Some(e) = stack_table::entry(b.stack)
-    {
-        e.agg.detach(b.size, at_peak);
-    }
-    if let Some(e) = stack_table::entry(r.stack) {
-        e.agg.reallocs.fetch_add(1, Ordering::Relaxed);
-        e.agg.bytes.fetch_add(new, Ordering::Relaxed);
-        if tracked {
-            e.agg.attach(new);
-        }
+        realloc(&mut h);
+        h.lose(to, new);
     }
     rec.count_block(new, layout.align() as u64);
     rec.push(RawEvent {

@@ -26,104 +26,90 @@ const ARENA_CHUNK_WORDS: usize = 1 << 17;
 const MAX_ARENA_CHUNKS: usize = 4096;
 const SHARDS: usize = 64;
 
-/// The freed blocks of a callsite that were live at the current global peak,
-/// tagged with the peak's epoch (a newer peak makes them irrelevant).
-#[derive(Default, Clone, Copy)]
-pub struct PeakCell {
-    /// Epoch of the global peak these counts belong to.
-    pub epoch: u64,
-    /// Blocks freed after that peak that were live at it.
-    pub blocks: u64,
-    /// Their bytes.
-    pub bytes: u64,
-}
-
-/// Live aggregates of one callsite, updated with atomics from any thread.
-pub struct CallsiteAgg {
+/// The figures of one callsite. They are plain numbers, changed only while
+/// the heap clock's lock is held (see `heap::Heap::agg`), which every event
+/// takes anyway: no atomics, and the callsite's maximum is exact.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Agg {
     /// Allocations made here.
-    pub blocks: AtomicU64,
+    pub blocks: u64,
     /// Bytes handed out here.
-    pub bytes: AtomicU64,
+    pub bytes: u64,
     /// Reallocations made here.
-    pub reallocs: AtomicU64,
+    pub reallocs: u64,
     /// Blocks belonging here and live now.
-    pub live_blocks: AtomicU64,
+    pub live_blocks: u64,
     /// Their bytes.
-    pub live_bytes: AtomicU64,
+    pub live_bytes: u64,
     /// Highest value `live_bytes` reached.
-    pub max_live_bytes: AtomicU64,
+    pub max_live_bytes: u64,
     /// Blocks belonging here that were freed.
-    pub freed_blocks: AtomicU64,
+    pub freed_blocks: u64,
     /// Sum of their lifetimes.
-    pub lifetime_total_ns: AtomicU64,
+    pub lifetime_total_ns: u64,
     /// Shortest lifetime (`u64::MAX` while none).
-    pub lifetime_min_ns: AtomicU64,
+    pub lifetime_min_ns: u64,
     /// Longest lifetime.
-    pub lifetime_max_ns: AtomicU64,
-    /// Freed blocks that were live at the current peak.
-    pub peak: SpinMutex<PeakCell>,
+    pub lifetime_max_ns: u64,
+    /// Epoch of the global peak that `peak_blocks`/`peak_bytes` belong to.
+    pub peak_epoch: u64,
+    /// Blocks freed after that peak that were live at it.
+    pub peak_blocks: u64,
+    /// Their bytes.
+    pub peak_bytes: u64,
 }
 
-impl CallsiteAgg {
-    fn new() -> Self {
-        Self {
-            blocks: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            reallocs: AtomicU64::new(0),
-            live_blocks: AtomicU64::new(0),
-            live_bytes: AtomicU64::new(0),
-            max_live_bytes: AtomicU64::new(0),
-            freed_blocks: AtomicU64::new(0),
-            lifetime_total_ns: AtomicU64::new(0),
-            lifetime_min_ns: AtomicU64::new(u64::MAX),
-            lifetime_max_ns: AtomicU64::new(0),
-            peak: SpinMutex::new(PeakCell::default()),
-        }
-    }
+impl Agg {
+    const NEW: Self = Self {
+        blocks: 0,
+        bytes: 0,
+        reallocs: 0,
+        live_blocks: 0,
+        live_bytes: 0,
+        max_live_bytes: 0,
+        freed_blocks: 0,
+        lifetime_total_ns: 0,
+        lifetime_min_ns: u64::MAX,
+        lifetime_max_ns: 0,
+        peak_epoch: 0,
+        peak_blocks: 0,
+        peak_bytes: 0,
+    };
 
     /// A block of `size` bytes starts belonging here (allocation or reallocation).
     #[inline]
-    pub fn attach(&self, size: u64) {
-        self.live_blocks.fetch_add(1, Ordering::Relaxed);
-        let live = self
-            .live_bytes
-            .fetch_add(size, Ordering::Relaxed)
-            .wrapping_add(size);
-        self.max_live_bytes.fetch_max(live, Ordering::Relaxed);
+    pub fn attach(&mut self, size: u64) {
+        self.live_blocks += 1;
+        self.live_bytes = self.live_bytes.wrapping_add(size);
+        self.max_live_bytes = self.max_live_bytes.max(self.live_bytes);
     }
 
     /// A block of `size` bytes stops belonging here (freed or reallocated);
     /// `at_peak` is the epoch of the global peak it was live at, if any.
     #[inline]
-    pub fn detach(&self, size: u64, at_peak: Option<u64>) {
-        self.live_blocks.fetch_sub(1, Ordering::Relaxed);
-        self.live_bytes.fetch_sub(size, Ordering::Relaxed);
+    pub fn detach(&mut self, size: u64, at_peak: Option<u64>) {
+        self.live_blocks = self.live_blocks.wrapping_sub(1);
+        self.live_bytes = self.live_bytes.wrapping_sub(size);
         if let Some(epoch) = at_peak {
-            let mut p = self.peak.lock();
-            if p.epoch < epoch {
-                *p = PeakCell {
-                    epoch,
-                    blocks: 0,
-                    bytes: 0,
-                };
+            if self.peak_epoch < epoch {
+                self.peak_epoch = epoch;
+                self.peak_blocks = 0;
+                self.peak_bytes = 0;
             }
-            if p.epoch == epoch {
-                p.blocks += 1;
-                p.bytes = p.bytes.wrapping_add(size);
+            if self.peak_epoch == epoch {
+                self.peak_blocks += 1;
+                self.peak_bytes = self.peak_bytes.wrapping_add(size);
             }
         }
     }
 
     /// A block belonging here was freed after living `lifetime_ns`.
     #[inline]
-    pub fn freed(&self, lifetime_ns: u64) {
-        self.freed_blocks.fetch_add(1, Ordering::Relaxed);
-        self.lifetime_total_ns
-            .fetch_add(lifetime_ns, Ordering::Relaxed);
-        self.lifetime_min_ns
-            .fetch_min(lifetime_ns, Ordering::Relaxed);
-        self.lifetime_max_ns
-            .fetch_max(lifetime_ns, Ordering::Relaxed);
+    pub fn freed(&mut self, lifetime_ns: u64) {
+        self.freed_blocks += 1;
+        self.lifetime_total_ns = self.lifetime_total_ns.wrapping_add(lifetime_ns);
+        self.lifetime_min_ns = self.lifetime_min_ns.min(lifetime_ns);
+        self.lifetime_max_ns = self.lifetime_max_ns.max(lifetime_ns);
     }
 }
 
@@ -131,9 +117,14 @@ impl CallsiteAgg {
 pub struct StackEntry {
     frames: NonNull<usize>,
     len: u32,
-    /// The callsite's aggregates.
-    pub agg: CallsiteAgg,
+    /// The callsite's figures; reach them through `heap::Heap::agg`.
+    pub(crate) agg: std::cell::UnsafeCell<Agg>,
 }
+
+// SAFETY: `frames` is immutable after publication, and `agg` is only touched
+// while the heap clock's lock is held (`heap::Heap::agg` takes `&mut Heap` as
+// proof), so sharing entries between threads is data-race free.
+unsafe impl Sync for StackEntry {}
 
 impl StackEntry {
     /// The raw return addresses, innermost first.
@@ -246,7 +237,7 @@ fn create(frames: &[usize]) -> Option<u32> {
             .write(StackEntry {
                 frames: dst,
                 len: frames.len() as u32,
-                agg: CallsiteAgg::new(),
+                agg: std::cell::UnsafeCell::new(Agg::NEW),
             });
     }
     COUNT.store(id + 1, Ordering::Release);
@@ -459,26 +450,26 @@ mod tests {
 
     #[test]
     fn agg_tracks_live_and_max_live() {
-        let a = CallsiteAgg::new();
+        let mut a = Agg::NEW;
         a.attach(100);
         a.attach(50);
         a.detach(100, None);
         a.attach(10);
-        assert_eq!(a.live_bytes.load(Ordering::Relaxed), 60);
-        assert_eq!(a.live_blocks.load(Ordering::Relaxed), 2);
-        assert_eq!(a.max_live_bytes.load(Ordering::Relaxed), 150);
+        assert_eq!(
+            (a.live_bytes, a.live_blocks, a.max_live_bytes),
+            (60, 2, 150)
+        );
     }
 
     #[test]
-    fn peak_cell_keeps_only_the_newest_epoch() {
-        let a = CallsiteAgg::new();
+    fn peak_counts_keep_only_the_newest_epoch() {
+        let mut a = Agg::NEW;
         a.attach(8);
         a.attach(8);
         a.attach(8);
         a.detach(8, Some(3));
         a.detach(8, Some(5)); // a newer peak: the epoch-3 count is void
         a.detach(8, Some(3)); // stale: ignored
-        let p = *a.peak.lock();
-        assert_eq!((p.epoch, p.blocks, p.bytes), (5, 1, 8));
+        assert_eq!((a.peak_epoch, a.peak_blocks, a.peak_bytes), (5, 1, 8));
     }
 }

@@ -63,10 +63,15 @@ pub fn sum_in(p: &Profile, needle: &str, figure: impl Fn(&Callsite) -> u64) -> u
 
 /// Aborts the process with a message if it is still running after `secs`:
 /// a deadlock fails the test loudly instead of hanging CI.
+/// Returns once the watchdog thread runs, so that its start-up (which frees
+/// blocks made before any session) is over.
 pub fn watchdog(secs: u64, what: &'static str) {
+    let (started, running) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        started.send(()).unwrap();
         std::thread::sleep(Duration::from_secs(secs));
         eprintln!("watchdog: {what} did not finish within {secs} s (deadlock?)");
         std::process::abort();
     });
+    running.recv().unwrap();
 }
