@@ -317,10 +317,10 @@ fn realloc_finish(
     if new_ptr == 0 {
         // The old block is still the caller's, unchanged: put it back as it was.
         HEAP.lock().failures += 1;
-        if let Some(b) = r.taken {
-            if !live_table::insert_with(old_ptr, || b) {
-                HEAP.lock().lose(stack_table::entry(b.stack), b.size);
-            }
+        if let Some(b) = r.taken
+            && !live_table::insert_with(old_ptr, || b)
+        {
+            HEAP.lock().lose(stack_table::entry(b.stack), b.size);
         }
         return;
     }
