@@ -1,0 +1,704 @@
+//! bench-overhead: issue 5's benchmark in one run. Runs the workload under
+//! each variant in turn (interleaved rounds, several of them, medians), then
+//! prints the medians and the ratios against System and against dhat-rs and
+//! heaptrack, the two-thread scaling of an exact session, the profiler's memory
+//! per live block, and Callgrind's instructions per allocation event of the hot
+//! path. `docs/performance.md` has the figures of the reference machine.
+//!
+//! ```sh
+//! cargo run --release -p alloc-bench --bin bench-overhead
+//! cargo run --release -p alloc-bench --bin bench-overhead -- --reps 3 --only callgrind
+//! ```
+
+mod callgrind;
+mod machine;
+mod runner;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use alloc_bench::Line;
+use serde::Serialize;
+
+use machine::Machine;
+use runner::Variant;
+
+const USAGE: &str = "\
+usage: bench-overhead [OPTIONS]
+
+Runs issue 5's overhead benchmark and prints the figures. Sections:
+  overhead   the full workload under system, idle, exact, dhat and heaptrack,
+             in interleaved rounds; medians and ratios
+  scaling    one mix per thread on 1 and on 2 threads: throughput ratio
+  memory     the profiler's bytes per live block (profile and resident set)
+  callgrind  instructions per allocation event of the hot path (needs valgrind)
+
+OPTIONS:
+  --reps N          rounds of each timed section (default 5)
+  --scale F         scale of the full workload (default 1: ~20M events)
+  --scaling-scale F scale of each thread's mix in `scaling` (default 1)
+  --live N          live blocks held in `memory` (default 1000000)
+  --callgrind-n N   allocations of the micro workload in `callgrind` (default 200000)
+  --callgrind-scale F  scale of the mix in `callgrind` (default 0.05)
+  --only LIST       run only these sections (comma-separated)
+  --skip LIST       leave out these sections or variants (dhat, heaptrack)
+  --no-build        do not run `cargo build` for the variant binaries first
+  --bin-dir DIR     where bench-system, bench-profiler and bench-dhat are
+                    (default: beside this binary)
+  --save FILE       also write every run's result line and the summary as JSON
+  -h, --help        this text";
+
+const SECTIONS: [&str; 4] = ["overhead", "scaling", "memory", "callgrind"];
+
+#[derive(Debug, Clone)]
+struct Opts {
+    reps: usize,
+    scale: f64,
+    scaling_scale: f64,
+    live: u64,
+    callgrind_n: u64,
+    callgrind_scale: f64,
+    sections: BTreeSet<String>,
+    skip: BTreeSet<String>,
+    build: bool,
+    bin_dir: Option<PathBuf>,
+    save: Option<PathBuf>,
+}
+
+impl Opts {
+    fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut o = Self {
+            reps: 5,
+            scale: 1.0,
+            scaling_scale: 1.0,
+            live: 1_000_000,
+            callgrind_n: 200_000,
+            callgrind_scale: 0.05,
+            sections: SECTIONS.iter().map(|s| (*s).to_owned()).collect(),
+            skip: BTreeSet::new(),
+            build: true,
+            bin_dir: None,
+            save: None,
+        };
+        let mut it = args.into_iter();
+        while let Some(a) = it.next() {
+            let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value"));
+            fn positive<T: std::str::FromStr + PartialOrd + Default>(
+                flag: &str,
+                v: &str,
+            ) -> Result<T, String> {
+                v.parse::<T>()
+                    .ok()
+                    .filter(|x| *x > T::default())
+                    .ok_or_else(|| format!("{flag} needs a positive number, not `{v}`"))
+            }
+            match a.as_str() {
+                "--reps" => o.reps = positive("--reps", &value("--reps")?)?,
+                "--scale" => o.scale = positive("--scale", &value("--scale")?)?,
+                "--scaling-scale" => {
+                    o.scaling_scale = positive("--scaling-scale", &value("--scaling-scale")?)?;
+                }
+                "--live" => o.live = positive("--live", &value("--live")?)?,
+                "--callgrind-n" => {
+                    o.callgrind_n = positive("--callgrind-n", &value("--callgrind-n")?)?
+                }
+                "--callgrind-scale" => {
+                    o.callgrind_scale =
+                        positive("--callgrind-scale", &value("--callgrind-scale")?)?;
+                }
+                "--only" => {
+                    let v = value("--only")?;
+                    o.sections = v.split(',').map(str::to_owned).collect();
+                    if let Some(bad) = o.sections.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
+                        return Err(format!("unknown section `{bad}` ({})", SECTIONS.join(", ")));
+                    }
+                }
+                "--skip" => {
+                    for s in value("--skip")?.split(',') {
+                        if !SECTIONS.contains(&s) && s != "dhat" && s != "heaptrack" {
+                            return Err(format!(
+                                "unknown section or variant `{s}` ({}, dhat, heaptrack)",
+                                SECTIONS.join(", ")
+                            ));
+                        }
+                        o.sections.remove(s);
+                        o.skip.insert(s.to_owned());
+                    }
+                }
+                "--no-build" => o.build = false,
+                "--bin-dir" => o.bin_dir = Some(PathBuf::from(value("--bin-dir")?)),
+                "--save" => o.save = Some(PathBuf::from(value("--save")?)),
+                "-h" | "--help" => return Err(USAGE.into()),
+                other => return Err(format!("unexpected argument `{other}`")),
+            }
+        }
+        Ok(o)
+    }
+
+    fn wants(&self, section: &str) -> bool {
+        self.sections.contains(section)
+    }
+}
+
+/// Every run, for `--save`.
+#[derive(Default, Serialize)]
+struct Saved {
+    machine: BTreeMapS,
+    runs: Vec<SavedRun>,
+    summary: Vec<Target>,
+}
+
+type BTreeMapS = std::collections::BTreeMap<String, String>;
+
+#[derive(Serialize)]
+struct SavedRun {
+    section: &'static str,
+    round: usize,
+    line: Line,
+}
+
+/// One of the issue's targets and what was measured.
+#[derive(Clone, Serialize)]
+struct Target {
+    what: String,
+    measured: String,
+    met: Option<bool>,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+fn fail(e: impl std::fmt::Display) -> ! {
+    eprintln!("bench-overhead: {e}");
+    std::process::exit(1);
+}
+
+fn main() {
+    let opts = match Opts::parse(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) if e == USAGE => {
+            println!("{USAGE}");
+            return;
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(d) = &opts.bin_dir {
+        runner::set_bin_dir(d.clone());
+    }
+    if opts.build {
+        runner::build_variants().unwrap_or_else(|e| fail(e));
+    }
+    let m = Machine::probe();
+    let mut saved = Saved::default();
+    for (k, v) in [
+        ("date", &m.date),
+        ("cpu", &m.cpu),
+        ("libc", &m.libc),
+        ("rustc", &m.rustc),
+    ] {
+        saved.machine.insert(k.into(), v.clone());
+    }
+    saved.machine.insert("cores".into(), m.cores.to_string());
+    saved
+        .machine
+        .insert("load_at_start".into(), machine::load());
+    println!("alloc-bench: issue 5's overhead benchmark");
+    println!(
+        "machine: {} cores, {}; {}; {}",
+        m.cores, m.cpu, m.libc, m.rustc
+    );
+    println!(
+        "date: {}; load average at start: {}",
+        m.date,
+        machine::load()
+    );
+    if machine::load1() > 0.5 {
+        println!(
+            "warning: the machine is busy (1-minute load {:.2}): wall times will be noisy; Callgrind's counts are not affected",
+            machine::load1()
+        );
+    }
+    let mut targets = Vec::new();
+    let mut full_exact: Option<Line> = None;
+    if opts.wants("overhead") {
+        full_exact = overhead(&opts, &mut saved, &mut targets);
+    }
+    if opts.wants("scaling") {
+        scaling(&opts, &mut saved, &mut targets);
+    }
+    if opts.wants("memory") {
+        memory(&opts, &mut saved, &mut targets, full_exact.as_ref());
+    }
+    if opts.wants("callgrind") {
+        callgrind_section(&opts, &mut saved);
+    }
+    if !targets.is_empty() {
+        println!("\n== Issue 5's targets");
+        for t in &targets {
+            let verdict = match t.met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "",
+            };
+            println!("  {:<52} {:>14}  {verdict}", t.what, t.measured);
+        }
+    }
+    println!("\nload average at end: {}", machine::load());
+    saved.machine.insert("load_at_end".into(), machine::load());
+    saved.summary = targets;
+    if let Some(path) = &opts.save {
+        let text = serde_json::to_string_pretty(&saved).unwrap_or_else(|e| fail(e));
+        std::fs::write(path, text).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
+        println!("saved every run to {}", path.display());
+    }
+}
+
+fn scratch_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("alloc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap_or_else(|e| fail(format!("{}: {e}", d.display())));
+    d
+}
+
+fn have(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs `variants` on `args` for `reps` interleaved rounds (the order rotates
+/// each round); returns each variant's lines in the variants' order.
+fn rounds(
+    section: &'static str,
+    variants: &[Variant],
+    args: &[String],
+    reps: usize,
+    saved: &mut Saved,
+) -> Vec<Vec<Line>> {
+    let mut lines: Vec<Vec<Line>> = vec![Vec::new(); variants.len()];
+    for round in 0..reps {
+        let mut progress = format!("{section} round {}/{reps}:", round + 1);
+        for k in 0..variants.len() {
+            let i = (k + round) % variants.len();
+            let line = variants[i].run(args).unwrap_or_else(|e| fail(e));
+            let _ = write!(
+                progress,
+                " {} {:.3} s",
+                variants[i].name(),
+                secs(line.workload_ns)
+            );
+            saved.runs.push(SavedRun {
+                section,
+                round,
+                line: line.clone(),
+            });
+            lines[i].push(line);
+        }
+        eprintln!("{progress}");
+    }
+    lines
+}
+
+fn overhead(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>) -> Option<Line> {
+    let scratch = scratch_dir();
+    let mut variants = vec![Variant::System, Variant::Idle, Variant::Exact];
+    if !opts.skip.contains("dhat") {
+        variants.push(Variant::Dhat);
+    }
+    if !opts.skip.contains("heaptrack") {
+        if have("heaptrack") {
+            variants.push(Variant::Heaptrack {
+                scratch: scratch.clone(),
+            });
+        } else {
+            println!("(heaptrack is not on PATH: its row is left out)");
+        }
+    }
+    let args = vec![
+        "full".to_owned(),
+        "--scale".to_owned(),
+        opts.scale.to_string(),
+    ];
+    println!(
+        "\n== Overhead: the full workload (scale {}), {} interleaved rounds, medians of the workload's wall time",
+        opts.scale, opts.reps
+    );
+    let lines = rounds("overhead", &variants, &args, opts.reps, saved);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let med: Vec<f64> = lines
+        .iter()
+        .map(|ls| median(&ls.iter().map(|l| secs(l.workload_ns)).collect::<Vec<_>>()))
+        .collect();
+    let of = |name: &str| {
+        variants
+            .iter()
+            .position(|v| v.name() == name)
+            .map(|i| med[i])
+    };
+    let system = of("system").unwrap_or(f64::NAN);
+    let dhat = of("dhat");
+    let heaptrack = of("heaptrack");
+    println!(
+        "  {:<10} {:<32} {:>9} {:>17} {:>9} {:>10} {:>12}",
+        "variant", "", "median", "min - max", "x System", "dhat-rs /", "heaptrack /"
+    );
+    for (i, v) in variants.iter().enumerate() {
+        let all: Vec<f64> = lines[i].iter().map(|l| secs(l.workload_ns)).collect();
+        let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = all.iter().copied().fold(0.0, f64::max);
+        let vs = |base: Option<f64>| {
+            base.map_or_else(|| "-".to_owned(), |b| format!("{:.2}", b / med[i]))
+        };
+        println!(
+            "  {:<10} {:<32} {:>7.3} s {:>7.3} - {:>5.3} s {:>8.2}x {:>10} {:>12}",
+            v.name(),
+            v.describe(),
+            med[i],
+            lo,
+            hi,
+            med[i] / system,
+            vs(dhat),
+            vs(heaptrack),
+        );
+    }
+    println!(
+        "  (x System: the variant's median over System's; dhat-rs / and heaptrack /: how many times faster than them)"
+    );
+    let idle_i = variants.iter().position(|v| *v == Variant::Idle);
+    let exact_i = variants.iter().position(|v| *v == Variant::Exact);
+    if let Some(events) = idle_i.and_then(|i| lines[i].first()).and_then(|l| l.events) {
+        println!(
+            "  events per run: {events} allocator calls (allocations, reallocations and frees, counted by the idle wrapper), {:.1}M per second under System",
+            events as f64 / system / 1e6
+        );
+    }
+    let mut exact_line = None;
+    if let Some(i) = exact_i {
+        let write = median(
+            &lines[i]
+                .iter()
+                .filter_map(|l| l.write_ns.map(secs))
+                .collect::<Vec<_>>(),
+        );
+        if let Some(l) = lines[i].last() {
+            if let (Some(p), Some(events)) = (&l.profile, l.events) {
+                println!(
+                    "  exact session: profile written in {write:.3} s (median, not in the workload's time); it records {} of the {events} events, {} callsites, capture {}, profiler memory {:.1} MiB at the end ({} blocks live at the peak)",
+                    p.events(),
+                    p.callsites,
+                    p.capture,
+                    p.profiler_bytes as f64 / (1 << 20) as f64,
+                    p.peak_blocks,
+                );
+                if p.internal_errors + p.untracked_blocks + p.stacks_not_recorded > 0 {
+                    println!(
+                        "  warning: the profile reports {} internal errors, {} untracked blocks, {} stacks not recorded",
+                        p.internal_errors, p.untracked_blocks, p.stacks_not_recorded
+                    );
+                }
+            }
+            exact_line = Some(l.clone());
+        }
+        let idle = of("idle").unwrap_or(f64::NAN);
+        targets.push(Target {
+            what: "idle wrapper <= 1.05x System (aim 1.02x)".into(),
+            measured: format!("{:.3}x", idle / system),
+            met: Some(idle / system <= 1.05),
+        });
+        let exact = med[i];
+        targets.push(Target {
+            what: "exact session <= 2.0x System (aim 1.3x)".into(),
+            measured: format!("{:.2}x", exact / system),
+            met: Some(exact / system <= 2.0),
+        });
+        if let Some(d) = dhat {
+            targets.push(Target {
+                what: "exact session >= 5x faster than dhat-rs".into(),
+                measured: format!("{:.2}x", d / exact),
+                met: Some(d / exact >= 5.0),
+            });
+        }
+        if let Some(h) = heaptrack {
+            targets.push(Target {
+                what: "exact session >= 2.5x faster than heaptrack".into(),
+                measured: format!("{:.2}x", h / exact),
+                met: Some(h / exact >= 2.5),
+            });
+        }
+    }
+    exact_line
+}
+
+fn scaling(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>) {
+    let kinds = [Variant::System, Variant::Idle, Variant::Exact];
+    // Each (variant, threads) pair is one entry of the rotation.
+    let mut lines: Vec<Vec<Line>> = vec![Vec::new(); kinds.len() * 2];
+    println!(
+        "\n== Scaling: one mix (scale {}) on each of 1 and 2 threads, {} interleaved rounds, medians",
+        opts.scaling_scale, opts.reps
+    );
+    for round in 0..opts.reps {
+        let mut progress = format!("scaling round {}/{}:", round + 1, opts.reps);
+        for k in 0..lines.len() {
+            let i = (k + round) % lines.len();
+            let (v, threads) = (&kinds[i / 2], 1 + i % 2);
+            let args = vec![
+                "mix".to_owned(),
+                "--scale".to_owned(),
+                opts.scaling_scale.to_string(),
+                "--threads".to_owned(),
+                threads.to_string(),
+            ];
+            let line = v.run(&args).unwrap_or_else(|e| fail(e));
+            let _ = write!(
+                progress,
+                " {}x{threads} {:.3} s",
+                v.name(),
+                secs(line.workload_ns)
+            );
+            saved.runs.push(SavedRun {
+                section: "scaling",
+                round,
+                line: line.clone(),
+            });
+            lines[i].push(line);
+        }
+        eprintln!("{progress}");
+    }
+    println!(
+        "  {:<10} {:>10} {:>11} {:>22}",
+        "variant", "1 thread", "2 threads", "throughput 2T / 1T"
+    );
+    for (k, v) in kinds.iter().enumerate() {
+        let t1 = median(
+            &lines[2 * k]
+                .iter()
+                .map(|l| secs(l.workload_ns))
+                .collect::<Vec<_>>(),
+        );
+        let t2 = median(
+            &lines[2 * k + 1]
+                .iter()
+                .map(|l| secs(l.workload_ns))
+                .collect::<Vec<_>>(),
+        );
+        // Twice the work in t2 as in t1.
+        let ratio = 2.0 * t1 / t2;
+        println!("  {:<10} {t1:>8.3} s {t2:>9.3} s {ratio:>21.2}x", v.name());
+        if *v == Variant::Exact {
+            targets.push(Target {
+                what: "exact session: 2 threads >= 1.6x one thread's throughput".into(),
+                measured: format!("{ratio:.2}x"),
+                met: Some(ratio >= 1.6),
+            });
+        }
+    }
+    println!(
+        "  (the same work per thread: throughput 2T / 1T = 2 x t1 / t2; 2.00x is perfect scaling)"
+    );
+}
+
+fn memory(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>, full_exact: Option<&Line>) {
+    let args = vec!["live".to_owned(), "--n".to_owned(), opts.live.to_string()];
+    let reps = opts.reps.min(3);
+    println!(
+        "\n== Memory: {} live 16-byte blocks from 4 callsites, held while an exact session snapshots; {reps} rounds, medians",
+        opts.live
+    );
+    let lines = rounds(
+        "memory",
+        &[Variant::System, Variant::Exact],
+        &args,
+        reps,
+        saved,
+    );
+    let per_block_profile: Vec<f64> = lines[1]
+        .iter()
+        .filter_map(|l| {
+            let (b, p) = (l.baseline.as_ref()?, l.profile.as_ref()?);
+            let blocks = p
+                .live_blocks
+                .checked_sub(b.live_blocks)
+                .filter(|n| *n > 0)?;
+            Some(p.profiler_bytes.saturating_sub(b.profiler_bytes) as f64 / blocks as f64)
+        })
+        .collect();
+    let rss = |ls: &[Line]| {
+        median(
+            &ls.iter()
+                .filter_map(|l| l.rss_delta_bytes.map(|b| b as f64))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (rss_system, rss_exact) = (rss(&lines[0]), rss(&lines[1]));
+    let by_profile = median(&per_block_profile);
+    let by_rss = (rss_exact - rss_system) / opts.live as f64;
+    println!(
+        "  bookkeeping.profiler_bytes grows by {by_profile:.1} bytes per live block (between a snapshot before the blocks and one while they are held)"
+    );
+    println!(
+        "  resident set grows by {:.1} bytes per block under System and {:.1} under an exact session: {by_rss:.1} bytes per block are the profiler's",
+        rss_system / opts.live as f64,
+        rss_exact / opts.live as f64
+    );
+    if let Some(p) = full_exact.and_then(|l| l.profile.as_ref()) {
+        println!(
+            "  full workload: {:.1} MiB of profiler memory for {} blocks live at the peak, {:.1} bytes per peak block (everything: live table, stacks, rings)",
+            p.profiler_bytes as f64 / (1 << 20) as f64,
+            p.peak_blocks,
+            p.profiler_bytes as f64 / p.peak_blocks.max(1) as f64
+        );
+    }
+    println!(
+        "  (the live table doubles as it fills, so the figure per block varies with the count, between its emptiest and fullest)"
+    );
+    targets.push(Target {
+        what: "profiler memory per live block: a few dozen bytes".into(),
+        measured: format!("{by_profile:.0} B"),
+        met: Some(by_profile <= 48.0),
+    });
+}
+
+fn callgrind_section(opts: &Opts, saved: &mut Saved) {
+    if !have("valgrind") {
+        println!("\n(valgrind is not on PATH: the callgrind section is left out)");
+        return;
+    }
+    let scratch = scratch_dir();
+    let kinds = [Variant::System, Variant::Idle, Variant::Exact];
+    let workloads: [(&str, Vec<String>, &str); 2] = [
+        (
+            "micro",
+            vec!["micro".into(), "--n".into(), opts.callgrind_n.to_string()],
+            callgrind::MICRO_FN,
+        ),
+        (
+            "mix",
+            vec![
+                "mix".into(),
+                "--scale".into(),
+                opts.callgrind_scale.to_string(),
+                "--threads".into(),
+                "1".into(),
+            ],
+            callgrind::MIX_FN,
+        ),
+    ];
+    println!(
+        "\n== Callgrind: instructions inside the workload's function only (deterministic; one run each)"
+    );
+    println!(
+        "  micro: {} allocations of a 16-byte box 8 helper frames deep, each freed 64 allocations later; mix: one mix at scale {} on one thread",
+        opts.callgrind_n, opts.callgrind_scale
+    );
+    println!(
+        "  {:<8} {:<8} {:>16} {:>12} {:>14} {:>26}",
+        "workload",
+        "variant",
+        "instructions",
+        "events",
+        "instr / event",
+        "hot path: (v - System) / event"
+    );
+    let mut tops = Vec::new();
+    for (name, args, function) in &workloads {
+        let mut runs = Vec::new();
+        for v in &kinds {
+            let out = scratch.join(format!("callgrind.{name}.{}", v.name()));
+            let (ir, line) =
+                callgrind::measure(v, args, function, &out).unwrap_or_else(|e| fail(e));
+            saved.runs.push(SavedRun {
+                section: "callgrind",
+                round: 0,
+                line: line.clone(),
+            });
+            if *v == Variant::Exact {
+                match callgrind::top(&out, 10) {
+                    Ok(t) => tops.push((*name, t)),
+                    Err(e) => println!("  ({e})"),
+                }
+            }
+            runs.push((v, ir, line));
+        }
+        // The profiler variants count the events; System does the same work.
+        let events = runs
+            .iter()
+            .find_map(|(_, _, l)| l.events)
+            .unwrap_or(0)
+            .max(1);
+        let system_ir = runs.first().map_or(0, |r| r.1);
+        for (v, ir, line) in &runs {
+            if *name == "micro" && line.events.is_some_and(|e| e != 2 * opts.callgrind_n) {
+                println!(
+                    "  warning: the micro workload made {:?} events under {}, expected {}",
+                    line.events,
+                    v.name(),
+                    2 * opts.callgrind_n
+                );
+            }
+            println!(
+                "  {name:<8} {:<8} {ir:>16} {events:>12} {:>14.1} {:>26.1}",
+                v.name(),
+                *ir as f64 / events as f64,
+                (*ir as f64 - system_ir as f64) / events as f64,
+            );
+        }
+    }
+    println!("  (System's events are those the profiler variants count on the same work)");
+    for (name, top) in tops {
+        println!(
+            "\n  exact session, {name}: top 10 functions by their own instructions (callgrind_annotate --inclusive=no)"
+        );
+        for t in top {
+            println!("  {:>14} {:>6.2}%  {}", t.ir, t.percent, t.name);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Opts, String> {
+        Opts::parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn options() {
+        let o = parse("").unwrap();
+        assert_eq!((o.reps, o.scale), (5, 1.0));
+        assert_eq!(o.sections.len(), 4);
+        let o = parse("--reps 3 --scale 0.5 --skip dhat,callgrind --no-build").unwrap();
+        assert_eq!((o.reps, o.scale, o.build), (3, 0.5, false));
+        assert!(o.skip.contains("dhat") && !o.wants("callgrind") && o.wants("overhead"));
+        let o = parse("--only memory").unwrap();
+        assert!(o.wants("memory") && !o.wants("overhead"));
+        assert!(parse("--only bogus").is_err());
+        assert!(parse("--skip bogus").is_err());
+        assert!(parse("--reps 0").is_err());
+        assert!(parse("--frobnicate").is_err());
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+}
