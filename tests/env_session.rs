@@ -53,6 +53,11 @@ fn the_environment_starts_a_session_written_at_exit() {
         common::sum_in(&p, "env_session::child_work", |c| c.live_blocks),
         300
     );
+    // The profiler's own exit work is not in the profile it writes.
+    assert_eq!(
+        common::sum_in(&p, "alloc_profiler::", |c| c.blocks + c.reallocs),
+        0
+    );
     // The session began with the very first allocation: nothing was freed
     // that it had not seen allocated.
     assert_eq!(p.untracked.deallocations, 0, "{:?}", p.untracked);

@@ -91,10 +91,26 @@ struct Probe {
 /// use alloc_core::load::{parse_profile, LoadError};
 /// assert_eq!(parse_profile(b"  \n"), Err(LoadError::Empty));
 /// assert!(matches!(parse_profile(b"{\"format\": \"alloc-profiler\""), Err(LoadError::Truncated { .. })));
+/// assert_eq!(parse_profile(b"[1, 2, 3]"), Err(LoadError::NotAProfile));
+/// assert!(matches!(parse_profile(b"[1, 2"), Err(LoadError::Truncated { .. })));
 /// ```
 pub fn parse_profile(bytes: &[u8]) -> Result<Profile, LoadError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(LoadError::Empty);
+    }
+    // A profile is a JSON object; anything else that parses is foreign JSON
+    // (serde would happily read a struct from an array).
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => LoadError::NotAProfile,
+                Err(e) if e.classify() == Category::Eof => LoadError::Truncated { line: e.line() },
+                Err(e) => LoadError::NotJson {
+                    detail: e.to_string(),
+                },
+            },
+        );
     }
     let probe: Probe = match serde_json::from_slice(bytes) {
         Ok(p) => p,

@@ -3,6 +3,8 @@
 //! the process exits normally (from an `atexit` handler). The variable is read
 //! with `getenv`, which does not allocate.
 
+use std::io::Write as _;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,6 +12,7 @@ use crate::capture::CaptureMethod;
 use crate::recorder::{STATE, UNINIT};
 use crate::session::{self, Config};
 use crate::spin::SpinMutex;
+use crate::thread;
 
 const PATH_MAX: usize = 4096;
 
@@ -94,23 +97,25 @@ extern "C" fn at_exit() {
         if !ACTIVE.swap(false, Ordering::AcqRel) {
             return;
         }
-        let path = {
-            let p = PATH.lock();
-            PathBuf::from(std::ffi::OsStr::new(
-                std::str::from_utf8(&p.bytes[..p.len]).unwrap_or("alloc-profile.json"),
-            ))
-        };
-        let quiet = getenv(c"ALLOC_PROFILER_QUIET").is_some_and(|v| v != b"0");
-        match session::write_profile(&path, true) {
-            Ok(s) if !quiet => {
-                use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "alloc-profiler: {s}");
+        // Everything here runs inside the guard: the profiler's exit work
+        // (the path, the message) must not show up in the profile it writes.
+        thread::enter(|_| {
+            let path = {
+                let p = PATH.lock();
+                PathBuf::from(std::ffi::OsStr::from_bytes(&p.bytes[..p.len]))
+            };
+            let quiet = getenv(c"ALLOC_PROFILER_QUIET").is_some_and(|v| v != b"0");
+            let result = session::write_profile_guarded(&path, true);
+            let mut err = std::io::stderr();
+            match result {
+                Ok(s) if !quiet => {
+                    let _ = writeln!(err, "alloc-profiler: {s}");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = writeln!(err, "alloc-profiler: {e}");
+                }
             }
-            Ok(_) => {}
-            Err(e) => {
-                use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "alloc-profiler: {e}");
-            }
-        }
+        });
     });
 }

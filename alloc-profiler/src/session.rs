@@ -338,35 +338,50 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
 
 /// Writes the running session's profile (ending it when `stop`).
 pub(crate) fn write_profile(path: &Path, stop: bool) -> Result<Summary, Error> {
-    let outcome = thread::enter(|_| -> Result<dump::Written, Option<WriteFailure>> {
-        if STATE.load(Ordering::Acquire) != ON {
-            return Err(None);
-        }
-        let info = (*INFO.lock()).ok_or(None)?;
-        let r = dump::write(path, stop, &info).map_err(Some);
-        if stop {
-            // Also when writing failed: the session is over either way.
-            STATE.store(OFF, Ordering::Release);
-        }
-        r
-    });
+    let outcome = thread::enter(|_| write_inside(path, stop)).unwrap_or(Err(None));
     // Back outside the guard: what we hand the caller is allocated normally.
+    outcome_to_result(path, outcome)
+}
+
+/// [`write_profile`] for a caller already inside the reentrancy guard (the
+/// exit handler); the result's allocations are the profiler's own.
+pub(crate) fn write_profile_guarded(path: &Path, stop: bool) -> Result<Summary, Error> {
+    outcome_to_result(path, write_inside(path, stop))
+}
+
+fn write_inside(path: &Path, stop: bool) -> Result<dump::Written, Option<WriteFailure>> {
+    if STATE.load(Ordering::Acquire) != ON {
+        return Err(None);
+    }
+    let info = (*INFO.lock()).ok_or(None)?;
+    let r = dump::write(path, stop, &info).map_err(Some);
+    if stop {
+        // Also when writing failed: the session is over either way.
+        STATE.store(OFF, Ordering::Release);
+    }
+    r
+}
+
+fn outcome_to_result(
+    path: &Path,
+    outcome: Result<dump::Written, Option<WriteFailure>>,
+) -> Result<Summary, Error> {
     match outcome {
-        Some(Ok(w)) => Ok(Summary {
+        Ok(w) => Ok(Summary {
             path: path.to_path_buf(),
             totals: w.totals,
             callsites: w.callsites,
             leaking_callsites: w.leaking_callsites,
             events_dropped: w.events_dropped,
         }),
-        Some(Err(Some(f))) => Err(Error::Write {
+        Err(Some(f)) => Err(Error::Write {
             path: path.to_path_buf(),
             stage: f.stage,
             source: f
                 .os
                 .map_or_else(|| io::Error::from(f.kind), io::Error::from_raw_os_error),
         }),
-        Some(Err(None)) | None => Err(Error::NotRunning),
+        Err(None) => Err(Error::NotRunning),
     }
 }
 
