@@ -128,15 +128,14 @@ fn lock_record(
 #[inline]
 pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind) {
     thread::enter(|ts| {
-        let tid = ts.id();
         if ptr.is_null() {
-            counters::on_failure(tid);
+            counters::on_failure(ts);
             if recording() {
                 HEAP.lock().failures += 1;
             }
             return;
         }
-        counters::on_alloc(tid, layout.size());
+        counters::on_alloc(ts, layout.size());
         if ts.measure.depth.get() > 0 {
             crate::measure::on_alloc(ts, layout.size());
         }
@@ -183,7 +182,7 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
 #[inline]
 pub fn on_dealloc(ptr: *mut u8, layout: Layout) {
     thread::enter(|ts| {
-        counters::on_dealloc(ts.id(), layout.size());
+        counters::on_dealloc(ts, layout.size());
         if ts.measure.depth.get() > 0 {
             crate::measure::on_dealloc(ts, layout.size());
         }
@@ -283,11 +282,10 @@ pub fn realloc_end(
     new_size: usize,
 ) {
     thread::enter(|ts| {
-        let tid = ts.id();
         if new_ptr.is_null() {
-            counters::on_failure(tid);
+            counters::on_failure(ts);
         } else {
-            counters::on_realloc(tid, layout.size(), new_size);
+            counters::on_realloc(ts, layout.size(), new_size);
             if ts.measure.depth.get() > 0 {
                 crate::measure::on_realloc(ts, layout.size(), new_size);
             }

@@ -15,6 +15,8 @@ pub struct ThreadState {
     busy: Cell<bool>,
     id: Cell<u32>,
     stack_hi: Cell<usize>,
+    /// This thread's slot of global counters (see `counters.rs`).
+    pub counter_slot: Cell<u32>,
     /// Session generation the stack cache belongs to.
     pub cache_gen: Cell<u32>,
     /// Direct-mapped cache of stack hash -> interned stack id.
@@ -29,6 +31,7 @@ impl ThreadState {
             busy: Cell::new(false),
             id: Cell::new(u32::MAX),
             stack_hi: Cell::new(0),
+            counter_slot: Cell::new(0),
             cache_gen: Cell::new(0),
             cache: [const { Cell::new((0, 0)) }; STACK_CACHE_SLOTS],
             measure: crate::measure::ThreadCounters::new(),
