@@ -34,6 +34,11 @@ pub struct SessionInfo {
     pub capture_note: Option<&'static str>,
     /// Frames kept per stack.
     pub max_frames: u32,
+    /// Mean bytes between samples; 0 for an exact session.
+    pub sample_rate: u64,
+    /// The global counters when the session began (a sampled profile's
+    /// event counts are exact: the counters' growth).
+    pub counters_at_start: crate::counters::GlobalStats,
 }
 
 struct RawCallsite {
@@ -266,6 +271,31 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
         m.lifetime_max_ns = m.lifetime_max_ns.max(c.lifetime_max_ns);
     }
 
+    let sampled = info.sample_rate > 0;
+    let sc = |v: u64| {
+        if sampled {
+            crate::sampling::scale(v)
+        } else {
+            v
+        }
+    };
+    if sampled {
+        for c in &mut callsites {
+            for v in [
+                &mut c.blocks,
+                &mut c.bytes,
+                &mut c.reallocs,
+                &mut c.live_blocks,
+                &mut c.live_bytes,
+                &mut c.peak_blocks,
+                &mut c.peak_bytes,
+                &mut c.max_live_bytes,
+                &mut c.freed_blocks,
+            ] {
+                *v = crate::sampling::scale(*v);
+            }
+        }
+    }
     let h = &snap.heap;
     let items = snap
         .events
@@ -292,25 +322,50 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
             pid: std::process::id(),
             started_unix_ms: info.started_unix_ms,
             duration_ns: snap.now_ns,
-            mode: Mode::Exact,
+            mode: if sampled {
+                Mode::Sampled {
+                    rate_bytes: info.sample_rate,
+                }
+            } else {
+                Mode::Exact
+            },
             capture: Capture {
                 method: info.capture.to_string(),
                 max_frames: info.max_frames,
                 note: info.capture_note.map(str::to_string),
             },
         },
-        totals: Totals {
-            allocations: h.allocations,
-            reallocations: h.reallocations,
-            deallocations: h.deallocations,
-            bytes_allocated: h.bytes_allocated,
-            bytes_deallocated: h.bytes_deallocated,
-            live_blocks: h.live_blocks,
-            live_bytes: h.live_bytes,
-            peak_bytes: h.peak_bytes,
-            peak_blocks: h.peak_blocks,
-            peak_time_ns: h.peak_t_ns,
-            failures: h.failures,
+        totals: if sampled {
+            // Event counts and bytes are exact (the global counters' growth);
+            // what is live, and the peak, are estimates from the samples.
+            let (a, b) = (info.counters_at_start, crate::counters::read());
+            Totals {
+                allocations: b.allocations - a.allocations,
+                reallocations: b.reallocations - a.reallocations,
+                deallocations: b.deallocations - a.deallocations,
+                bytes_allocated: b.bytes_allocated - a.bytes_allocated,
+                bytes_deallocated: b.bytes_deallocated - a.bytes_deallocated,
+                live_blocks: sc(h.live_blocks),
+                live_bytes: sc(h.live_bytes),
+                peak_bytes: sc(h.peak_bytes),
+                peak_blocks: sc(h.peak_blocks),
+                peak_time_ns: h.peak_t_ns,
+                failures: b.failures - a.failures,
+            }
+        } else {
+            Totals {
+                allocations: h.allocations,
+                reallocations: h.reallocations,
+                deallocations: h.deallocations,
+                bytes_allocated: h.bytes_allocated,
+                bytes_deallocated: h.bytes_deallocated,
+                live_blocks: h.live_blocks,
+                live_bytes: h.live_bytes,
+                peak_bytes: h.peak_bytes,
+                peak_blocks: h.peak_blocks,
+                peak_time_ns: h.peak_t_ns,
+                failures: h.failures,
+            }
         },
         untracked: Untracked {
             deallocations: h.untracked_frees,
@@ -318,8 +373,8 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
             reallocations: h.untracked_reallocs,
         },
         bookkeeping: Bookkeeping {
-            untracked_blocks: h.missed_blocks,
-            untracked_bytes: h.missed_bytes,
+            untracked_blocks: sc(h.missed_blocks),
+            untracked_bytes: sc(h.missed_bytes),
             stacks_not_recorded: snap.not_recorded,
             profiler_bytes: crate::os_mem::mapped_bytes(),
             internal_errors: recorder::internal_errors(),
@@ -340,9 +395,9 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
             .series(snap.now_ns)
             .map(|p: Point| HeapPoint {
                 t_ns: p.t_ns,
-                live_bytes: p.live_bytes,
-                live_blocks: p.live_blocks,
-                max_bytes: p.max_bytes,
+                live_bytes: sc(p.live_bytes),
+                live_blocks: sc(p.live_blocks),
+                max_bytes: sc(p.max_bytes),
             })
             .collect(),
         events: Events {

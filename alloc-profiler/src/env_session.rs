@@ -70,6 +70,7 @@ pub fn start_from_env() -> bool {
         max_frames: env_number(c"ALLOC_PROFILER_FRAMES").map_or(64, |n| n as usize),
         capture: CaptureMethod::Auto,
         memory_limit: env_number(c"ALLOC_PROFILER_MEMORY_LIMIT"),
+        sample_rate: env_number(c"ALLOC_PROFILER_SAMPLE"),
     };
     if session::begin(&config).is_err() {
         return false;

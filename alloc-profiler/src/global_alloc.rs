@@ -67,7 +67,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let pending = recorder::realloc_begin(ptr);
+        let pending = recorder::realloc_begin(ptr, new_size);
         // SAFETY: the caller upholds `realloc`'s contract for ptr, layout and
         // new_size; the inner allocator allocated ptr.
         let new_ptr = unsafe { self.inner.realloc(ptr, layout, new_size) };

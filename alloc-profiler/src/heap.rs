@@ -4,6 +4,7 @@
 //! additions, so it never holds anyone up for long.
 
 use crate::live_table::Block;
+use crate::sampling::W;
 use crate::spin::SpinMutex;
 use crate::stack_table::{Agg, StackEntry};
 
@@ -175,33 +176,33 @@ impl Heap {
         *self.agg(entry)
     }
 
-    /// An allocation of `size` bytes at callsite `at` was tracked; returns its
+    /// An allocation of weight `w` at callsite `at` was tracked; returns its
     /// sequence number.
     #[inline]
-    pub fn alloc(&mut self, at: Option<&StackEntry>, size: u64, t_ns: u64) -> u64 {
-        self.allocations += 1;
-        self.bytes_allocated = self.bytes_allocated.wrapping_add(size);
-        self.live_blocks += 1;
-        self.live_bytes = self.live_bytes.wrapping_add(size);
+    pub fn alloc(&mut self, at: Option<&StackEntry>, w: W, t_ns: u64) -> u64 {
+        self.allocations = self.allocations.wrapping_add(w.n);
+        self.bytes_allocated = self.bytes_allocated.wrapping_add(w.b);
+        self.live_blocks = self.live_blocks.wrapping_add(w.n);
+        self.live_bytes = self.live_bytes.wrapping_add(w.b);
         if let Some(e) = at {
             let a = self.agg(e);
-            a.blocks += 1;
-            a.bytes = a.bytes.wrapping_add(size);
-            a.attach(size);
+            a.blocks = a.blocks.wrapping_add(w.n);
+            a.bytes = a.bytes.wrapping_add(w.b);
+            a.attach(w);
         }
         self.tick(t_ns)
     }
 
     /// An allocation the live table could not hold: counted, not live.
-    pub fn missed_alloc(&mut self, at: Option<&StackEntry>, size: u64) {
-        self.allocations += 1;
-        self.bytes_allocated = self.bytes_allocated.wrapping_add(size);
-        self.missed_blocks += 1;
-        self.missed_bytes = self.missed_bytes.wrapping_add(size);
+    pub fn missed_alloc(&mut self, at: Option<&StackEntry>, w: W) {
+        self.allocations = self.allocations.wrapping_add(w.n);
+        self.bytes_allocated = self.bytes_allocated.wrapping_add(w.b);
+        self.missed_blocks = self.missed_blocks.wrapping_add(w.n);
+        self.missed_bytes = self.missed_bytes.wrapping_add(w.b);
         if let Some(e) = at {
             let a = self.agg(e);
-            a.blocks += 1;
-            a.bytes = a.bytes.wrapping_add(size);
+            a.blocks = a.blocks.wrapping_add(w.n);
+            a.bytes = a.bytes.wrapping_add(w.b);
         }
     }
 
@@ -212,19 +213,20 @@ impl Heap {
         (self.epoch > 0 && seq <= self.peak_seq).then_some(self.epoch)
     }
 
-    /// The tracked block `b` (of callsite `at`) was freed; returns its lifetime.
+    /// The tracked block `b` (of callsite `at`, weight `w`) was freed; returns
+    /// its lifetime.
     #[inline]
-    pub fn free(&mut self, at: Option<&StackEntry>, b: &Block, t_ns: u64) -> u64 {
+    pub fn free(&mut self, at: Option<&StackEntry>, b: &Block, w: W, t_ns: u64) -> u64 {
         let peak = self.at_peak(b.seq);
-        self.deallocations += 1;
-        self.bytes_deallocated = self.bytes_deallocated.wrapping_add(b.size);
-        self.live_blocks = self.live_blocks.wrapping_sub(1);
-        self.live_bytes = self.live_bytes.wrapping_sub(b.size);
+        self.deallocations = self.deallocations.wrapping_add(w.n);
+        self.bytes_deallocated = self.bytes_deallocated.wrapping_add(w.b);
+        self.live_blocks = self.live_blocks.wrapping_sub(w.n);
+        self.live_bytes = self.live_bytes.wrapping_sub(w.b);
         let lifetime = t_ns.saturating_sub(b.birth_ns);
         if let Some(e) = at {
             let a = self.agg(e);
-            a.detach(b.size, peak);
-            a.freed(lifetime);
+            a.detach(w, peak);
+            a.freed(w, lifetime);
         }
         self.tick(t_ns);
         lifetime
@@ -236,55 +238,54 @@ impl Heap {
         self.untracked_free_bytes = self.untracked_free_bytes.wrapping_add(size);
     }
 
-    /// A reallocation from `old` to `new` bytes succeeded at callsite `to`.
-    /// `from` is the old block and its callsite when it was tracked. Returns
-    /// the new block's sequence number.
+    /// A reallocation to weight `w_new` succeeded at callsite `to`. `from` is
+    /// the old block, its callsite and weight when it was tracked; otherwise
+    /// `untracked_old` is the old size of a block the session never saw
+    /// (counted apart), if it is to be counted. Returns the new block's
+    /// sequence number.
     #[inline]
     pub fn realloc(
         &mut self,
-        from: Option<(Option<&StackEntry>, &Block)>,
+        from: Option<(Option<&StackEntry>, &Block, W)>,
+        untracked_old: Option<u64>,
         to: Option<&StackEntry>,
-        old: u64,
-        new: u64,
+        w_new: W,
         t_ns: u64,
     ) -> u64 {
-        self.reallocations += 1;
-        self.bytes_allocated = self.bytes_allocated.wrapping_add(new);
-        match from {
-            Some((owner, b)) => {
-                let peak = self.at_peak(b.seq);
-                self.bytes_deallocated = self.bytes_deallocated.wrapping_add(old);
-                self.live_blocks = self.live_blocks.wrapping_sub(1);
-                self.live_bytes = self.live_bytes.wrapping_sub(old);
-                if let Some(e) = owner {
-                    self.agg(e).detach(b.size, peak);
-                }
+        self.reallocations = self.reallocations.wrapping_add(w_new.n);
+        self.bytes_allocated = self.bytes_allocated.wrapping_add(w_new.b);
+        if let Some((owner, b, w_old)) = from {
+            let peak = self.at_peak(b.seq);
+            self.bytes_deallocated = self.bytes_deallocated.wrapping_add(w_old.b);
+            self.live_blocks = self.live_blocks.wrapping_sub(w_old.n);
+            self.live_bytes = self.live_bytes.wrapping_sub(w_old.b);
+            if let Some(e) = owner {
+                self.agg(e).detach(w_old, peak);
             }
-            None => {
-                self.untracked_reallocs += 1;
-                self.untracked_free_bytes = self.untracked_free_bytes.wrapping_add(old);
-            }
+        } else if let Some(old) = untracked_old {
+            self.untracked_reallocs += 1;
+            self.untracked_free_bytes = self.untracked_free_bytes.wrapping_add(old);
         }
-        self.live_blocks += 1;
-        self.live_bytes = self.live_bytes.wrapping_add(new);
+        self.live_blocks = self.live_blocks.wrapping_add(w_new.n);
+        self.live_bytes = self.live_bytes.wrapping_add(w_new.b);
         if let Some(e) = to {
             let a = self.agg(e);
-            a.reallocs += 1;
-            a.bytes = a.bytes.wrapping_add(new);
-            a.attach(new);
+            a.reallocs = a.reallocs.wrapping_add(w_new.n);
+            a.bytes = a.bytes.wrapping_add(w_new.b);
+            a.attach(w_new);
         }
         self.tick(t_ns)
     }
 
-    /// A block of `size` bytes (of callsite `at`) counted as live could not be
+    /// A block of weight `w` (of callsite `at`) counted as live could not be
     /// kept in the live table: it moves to the untracked count.
-    pub fn lose(&mut self, at: Option<&StackEntry>, size: u64) {
-        self.live_blocks = self.live_blocks.wrapping_sub(1);
-        self.live_bytes = self.live_bytes.wrapping_sub(size);
-        self.missed_blocks += 1;
-        self.missed_bytes = self.missed_bytes.wrapping_add(size);
+    pub fn lose(&mut self, at: Option<&StackEntry>, w: W) {
+        self.live_blocks = self.live_blocks.wrapping_sub(w.n);
+        self.live_bytes = self.live_bytes.wrapping_sub(w.b);
+        self.missed_blocks = self.missed_blocks.wrapping_add(w.n);
+        self.missed_bytes = self.missed_bytes.wrapping_add(w.b);
         if let Some(e) = at {
-            self.agg(e).detach(size, None);
+            self.agg(e).detach(w, None);
         }
     }
 }
@@ -301,6 +302,10 @@ pub fn reset() {
 mod tests {
     use super::*;
 
+    fn w(b: u64) -> W {
+        W { n: 1, b }
+    }
+
     fn blk(seq: u64, size: u64) -> Block {
         Block {
             size,
@@ -313,23 +318,23 @@ mod tests {
     #[test]
     fn peak_is_the_first_time_the_maximum_is_reached() {
         let mut h = Heap::new();
-        let a = h.alloc(None, 100, 1);
-        let b = h.alloc(None, 50, 2);
+        let a = h.alloc(None, w(100), 1);
+        let b = h.alloc(None, w(50), 2);
         assert_eq!((h.peak_bytes, h.peak_blocks, h.peak_seq), (150, 2, b));
         assert_eq!(h.at_peak(a), Some(h.epoch), "a was live at the peak");
-        h.free(None, &blk(a, 100), 3);
-        let c = h.alloc(None, 100, 4);
+        h.free(None, &blk(a, 100), w(100), 3);
+        let c = h.alloc(None, w(100), 4);
         assert_eq!(h.peak_bytes, 150, "equal, not higher: the peak stays first");
         assert_eq!(h.at_peak(c), None, "c came after the peak");
-        h.free(None, &blk(c, 100), 5);
+        h.free(None, &blk(c, 100), w(100), 5);
         assert_eq!(h.live_bytes, 50);
     }
 
     #[test]
     fn reallocation_moves_bytes_without_counting_a_free() {
         let mut h = Heap::new();
-        let s = h.alloc(None, 10, 0);
-        h.realloc(Some((None, &blk(s, 10))), None, 10, 40, 1);
+        let s = h.alloc(None, w(10), 0);
+        h.realloc(Some((None, &blk(s, 10), w(10))), None, None, w(40), 1);
         assert_eq!((h.allocations, h.reallocations, h.deallocations), (1, 1, 0));
         assert_eq!(
             (h.bytes_allocated, h.bytes_deallocated, h.live_bytes),
@@ -343,10 +348,10 @@ mod tests {
         let mut h = Heap::new();
         let mut seqs = Vec::new();
         for i in 0..10_000u64 {
-            seqs.push(h.alloc(None, 8, i));
+            seqs.push(h.alloc(None, w(8), i));
         }
         for (i, s) in seqs.into_iter().enumerate() {
-            h.free(None, &blk(s, 8), 10_000 + i as u64);
+            h.free(None, &blk(s, 8), w(8), 10_000 + i as u64);
         }
         let pts: Vec<Point> = h.series(30_000).collect();
         assert!(pts.len() <= SERIES_CAP + 1);

@@ -100,6 +100,7 @@ mod measure;
 mod os_mem;
 mod record;
 mod recorder;
+mod sampling;
 mod session;
 mod spin;
 mod stack_table;

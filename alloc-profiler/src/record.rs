@@ -10,6 +10,7 @@ use std::ptr::NonNull;
 use alloc_core::histogram::{ALIGN_BUCKETS, LOG2_BUCKETS, align_bucket, log2_bucket};
 
 use crate::os_mem;
+use crate::sampling::W;
 use crate::spin::SpinMutex;
 
 /// Records in the pool.
@@ -66,10 +67,10 @@ impl<const N: usize> Hist<N> {
     };
 
     #[inline]
-    fn add(&mut self, bucket: usize, bytes: u64) {
+    fn add(&mut self, bucket: usize, w: W) {
         if let (Some(c), Some(b)) = (self.blocks.get_mut(bucket), self.bytes.get_mut(bucket)) {
-            *c += 1;
-            *b = b.wrapping_add(bytes);
+            *c = c.wrapping_add(w.n);
+            *b = b.wrapping_add(w.b);
         }
     }
 
@@ -213,17 +214,17 @@ impl Record {
         self.written += 1;
     }
 
-    /// Counts a block handed out.
+    /// Counts a block of `size` bytes and weight `w` handed out.
     #[inline]
-    pub fn count_block(&mut self, size: u64, align: u64) {
-        self.sizes.add(log2_bucket(size), size);
-        self.aligns.add(align_bucket(align), size);
+    pub fn count_block(&mut self, size: u64, align: u64, w: W) {
+        self.sizes.add(log2_bucket(size), w);
+        self.aligns.add(align_bucket(align), w);
     }
 
     /// Counts a freed block's lifetime.
     #[inline]
-    pub fn count_lifetime(&mut self, lifetime_ns: u64, size: u64) {
-        self.lifetimes.add(log2_bucket(lifetime_ns), size);
+    pub fn count_lifetime(&mut self, lifetime_ns: u64, w: W) {
+        self.lifetimes.add(log2_bucket(lifetime_ns), w);
     }
 
     /// Events in the ring, oldest first.
@@ -327,10 +328,11 @@ mod tests {
 
     #[test]
     fn histograms_bucket_sizes_alignments_and_lifetimes() {
+        let w = |b| W { n: 1, b };
         let mut r = Record::EMPTY;
-        r.count_block(24, 8);
-        r.count_block(4096, 4096);
-        r.count_lifetime(1000, 24);
+        r.count_block(24, 8, w(24));
+        r.count_block(4096, 4096, w(4096));
+        r.count_lifetime(1000, w(24));
         assert_eq!(r.sizes.blocks[log2_bucket(24)], 1);
         assert_eq!(r.aligns.bytes[12], 4096);
         assert_eq!(r.lifetimes.blocks[log2_bucket(1000)], 1);

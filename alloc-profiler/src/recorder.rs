@@ -15,7 +15,7 @@ use crate::live_table::{self, Block};
 use crate::record::{self, Kind, RawEvent};
 use crate::stack_table::{self, UNRECORDED};
 use crate::thread::{self, ThreadState};
-use crate::{counters, env_session};
+use crate::{counters, env_session, sampling};
 
 /// Session states.
 pub const UNINIT: u8 = 0;
@@ -97,6 +97,11 @@ fn recording() -> bool {
     }
 }
 
+#[inline]
+fn generation() -> u32 {
+    GENERATION.load(Ordering::Relaxed)
+}
+
 /// Captures the calling stack and interns it.
 #[inline]
 fn callsite(ts: &ThreadState, generation: u32) -> u32 {
@@ -139,7 +144,9 @@ pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind) {
         if ts.measure.depth.get() > 0 {
             crate::measure::on_alloc(ts, layout.size());
         }
-        if recording() {
+        if recording()
+            && (!sampling::sampling() || sampling::should_sample(ts, layout.size(), generation()))
+        {
             contained(|| record_alloc(ts, ptr as usize, layout, kind));
         }
     });
@@ -154,18 +161,21 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
         return;
     };
     let size = layout.size() as u64;
+    let w = sampling::weight(size);
     let t = now();
     let entry = stack_table::entry(stack);
     let tracked = live_table::insert_with(ptr, || Block {
         size,
         birth_ns: t,
-        seq: HEAP.lock().alloc(entry, size, t),
+        seq: HEAP.lock().alloc(entry, w, t),
         stack,
     });
     if !tracked {
-        HEAP.lock().missed_alloc(entry, size);
+        HEAP.lock().missed_alloc(entry, w);
+    } else if sampling::sampling() {
+        sampling::mark(ptr);
     }
-    rec.count_block(size, layout.align() as u64);
+    rec.count_block(size, layout.align() as u64, w);
     rec.push(RawEvent {
         t_ns: t,
         addr: ptr as u64,
@@ -186,7 +196,7 @@ pub fn on_dealloc(ptr: *mut u8, layout: Layout) {
         if ts.measure.depth.get() > 0 {
             crate::measure::on_dealloc(ts, layout.size());
         }
-        if recording() {
+        if recording() && (!sampling::sampling() || sampling::maybe_sampled(ptr as usize)) {
             contained(|| record_dealloc(ts, ptr as usize, layout));
         }
     });
@@ -200,10 +210,17 @@ fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout) {
     let t = now();
     let (stack, size) = match live_table::remove(ptr) {
         Some(b) => {
-            let lifetime = HEAP.lock().free(stack_table::entry(b.stack), &b, t);
-            rec.count_lifetime(lifetime, b.size);
+            let w = sampling::weight(b.size);
+            let lifetime = HEAP.lock().free(stack_table::entry(b.stack), &b, w, t);
+            rec.count_lifetime(lifetime, w);
+            if sampling::sampling() {
+                sampling::unmark(ptr);
+            }
             (b.stack, b.size)
         }
+        // A sampled session only sees sampled blocks: an unknown one is
+        // simply not sampled.
+        None if sampling::sampling() => return,
         None => {
             HEAP.lock().untracked_free(layout.size() as u64);
             (u32::MAX, layout.size() as u64)
@@ -225,6 +242,8 @@ fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout) {
 pub struct Realloc {
     /// Whether the session recorded the beginning.
     recording: bool,
+    /// Whether the new block is recorded (always, unless sampling passed it by).
+    record_new: bool,
     /// The realloc's callsite.
     stack: u32,
     /// The block taken out of the live table, if it was tracked.
@@ -235,22 +254,34 @@ pub struct Realloc {
 
 const IDLE: Realloc = Realloc {
     recording: false,
+    record_new: false,
     stack: UNRECORDED,
     taken: None,
     slot: None,
 };
 
-/// Before the inner allocator's `realloc` of `ptr`: takes the block out of the
-/// live table (another thread may get its address as soon as the inner
-/// allocator frees it) and parks it in the thread's record, where it still
-/// counts as live until [`realloc_end`].
+/// Before the inner allocator's `realloc` of `ptr` to `new_size` bytes: takes
+/// the block out of the live table (another thread may get its address as
+/// soon as the inner allocator frees it) and parks it in the thread's record,
+/// where it still counts as live until [`realloc_end`].
 #[inline]
-pub fn realloc_begin(ptr: *mut u8) -> Realloc {
+pub fn realloc_begin(ptr: *mut u8, new_size: usize) -> Realloc {
     thread::enter(|ts| {
         if !recording() {
             return IDLE;
         }
-        contained(|| realloc_take(ts, ptr as usize))
+        let (record_new, maybe_old) = if sampling::sampling() {
+            (
+                sampling::should_sample(ts, new_size, generation()),
+                sampling::maybe_sampled(ptr as usize),
+            )
+        } else {
+            (true, true)
+        };
+        if !record_new && !maybe_old {
+            return IDLE;
+        }
+        contained(|| realloc_take(ts, ptr as usize, record_new, maybe_old))
             .flatten()
             .unwrap_or(IDLE)
     })
@@ -258,14 +289,27 @@ pub fn realloc_begin(ptr: *mut u8) -> Realloc {
 }
 
 #[inline(never)]
-fn realloc_take(ts: &ThreadState, ptr: usize) -> Option<Realloc> {
-    let generation = GENERATION.load(Ordering::Relaxed);
-    let stack = callsite(ts, generation);
+fn realloc_take(
+    ts: &ThreadState,
+    ptr: usize,
+    record_new: bool,
+    maybe_old: bool,
+) -> Option<Realloc> {
+    let stack = if record_new {
+        callsite(ts, generation())
+    } else {
+        UNRECORDED
+    };
     let (mut rec, _) = lock_record(ts)?;
-    let taken = live_table::remove(ptr);
+    let taken = if maybe_old {
+        live_table::remove(ptr)
+    } else {
+        None
+    };
     let slot = taken.and_then(|b| rec.park(ptr, b));
     Some(Realloc {
         recording: true,
+        record_new,
         stack,
         taken,
         slot,
@@ -312,37 +356,64 @@ fn realloc_finish(
     };
     rec.unpark(r.slot, old_ptr);
     let t = now();
+    let sampled = sampling::sampling();
     if new_ptr == 0 {
         // The old block is still the caller's, unchanged: put it back as it was.
         HEAP.lock().failures += 1;
         if let Some(b) = r.taken
             && !live_table::insert_with(old_ptr, || b)
         {
-            HEAP.lock().lose(stack_table::entry(b.stack), b.size);
+            HEAP.lock()
+                .lose(stack_table::entry(b.stack), sampling::weight(b.size));
+            if sampled {
+                sampling::unmark(old_ptr);
+            }
         }
         return;
     }
+    if sampled && r.taken.is_some() {
+        sampling::unmark(old_ptr);
+    }
     let (old, new) = (layout.size() as u64, new_size as u64);
-    let to = stack_table::entry(r.stack);
-    let from = r.taken.map(|b| (stack_table::entry(b.stack), b));
-    let realloc =
-        |h: &mut crate::heap::Heap| h.realloc(from.as_ref().map(|(e, b)| (*e, b)), to, old, new, t);
-    let mut seq = 0;
-    let tracked = live_table::insert_with(new_ptr, || {
-        seq = realloc(&mut HEAP.lock());
-        Block {
-            size: new,
-            birth_ns: r.taken.map_or(t, |b| b.birth_ns),
-            seq,
-            stack: r.stack,
+    if !r.record_new {
+        // Sampling: the old block was sampled, its new self is not. The
+        // sampled block ends here, as if freed.
+        if let Some(b) = r.taken {
+            let w = sampling::weight(b.size);
+            let lifetime = HEAP.lock().free(stack_table::entry(b.stack), &b, w, t);
+            rec.count_lifetime(lifetime, w);
         }
+        return;
+    }
+    let to = stack_table::entry(r.stack);
+    let from = r
+        .taken
+        .map(|b| (stack_table::entry(b.stack), b, sampling::weight(b.size)));
+    let untracked_old = (!sampled && r.taken.is_none()).then_some(old);
+    let w_new = sampling::weight(new);
+    let realloc = |h: &mut crate::heap::Heap| {
+        h.realloc(
+            from.as_ref().map(|(e, b, w)| (*e, b, *w)),
+            untracked_old,
+            to,
+            w_new,
+            t,
+        )
+    };
+    let tracked = live_table::insert_with(new_ptr, || Block {
+        size: new,
+        birth_ns: r.taken.map_or(t, |b| b.birth_ns),
+        seq: realloc(&mut HEAP.lock()),
+        stack: r.stack,
     });
     if !tracked {
         let mut h = HEAP.lock();
         realloc(&mut h);
-        h.lose(to, new);
+        h.lose(to, w_new);
+    } else if sampled {
+        sampling::mark(new_ptr);
     }
-    rec.count_block(new, layout.align() as u64);
+    rec.count_block(new, layout.align() as u64, w_new);
     rec.push(RawEvent {
         t_ns: t,
         addr: new_ptr as u64,

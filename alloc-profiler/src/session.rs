@@ -123,6 +123,7 @@ pub struct SessionBuilder {
     max_frames: usize,
     capture: CaptureMethod,
     memory_limit: Option<u64>,
+    sample_rate: Option<u64>,
     quiet: bool,
 }
 
@@ -134,6 +135,7 @@ impl Default for SessionBuilder {
             max_frames: 64,
             capture: CaptureMethod::Auto,
             memory_limit: None,
+            sample_rate: None,
             quiet: false,
         }
     }
@@ -174,6 +176,18 @@ impl SessionBuilder {
         self
     }
 
+    /// Samples instead of recording every event: Poisson byte sampling with
+    /// a mean of one sample per `mean_bytes` allocated (jemalloc and tcmalloc
+    /// use 512 KiB). Per-callsite figures become unbiased estimates (each
+    /// sampled block of `size` bytes counts for `size / (1 - exp(-size /
+    /// mean_bytes))` bytes), the cost drops to a counter decrement for most
+    /// allocations, and the profile's `meta.mode` says it is sampled and at
+    /// what rate. `0` means exact.
+    pub fn sampling(mut self, mean_bytes: u64) -> Self {
+        self.sample_rate = (mean_bytes > 0).then_some(mean_bytes);
+        self
+    }
+
     /// Do not print the one-line summary to stderr when the profile is written.
     pub fn quiet(mut self) -> Self {
         self.quiet = true;
@@ -194,6 +208,7 @@ impl SessionBuilder {
             max_frames: self.max_frames,
             capture: self.capture,
             memory_limit: self.memory_limit,
+            sample_rate: self.sample_rate,
         };
         match thread::enter(|_| begin(&config)) {
             Some(Ok(())) => {}
@@ -297,6 +312,7 @@ pub(crate) struct Config {
     pub max_frames: usize,
     pub capture: CaptureMethod,
     pub memory_limit: Option<u64>,
+    pub sample_rate: Option<u64>,
 }
 
 static INFO: SpinMutex<Option<SessionInfo>> = SpinMutex::new(None);
@@ -320,6 +336,8 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
     RING_CAP.store(config.ring_capacity, Ordering::Relaxed);
     MAX_FRAMES_CFG.store(config.max_frames.clamp(1, MAX_FRAMES), Ordering::Relaxed);
     heap::reset();
+    crate::sampling::reset();
+    crate::sampling::RATE.store(config.sample_rate.unwrap_or(0), Ordering::Relaxed);
     crate::recorder::reset_internal_errors();
     live_table::clear();
     stack_table::reset();
@@ -329,6 +347,8 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
         capture: method,
         capture_note: note,
         max_frames: config.max_frames as u32,
+        sample_rate: config.sample_rate.unwrap_or(0),
+        counters_at_start: crate::counters::read(),
     });
     GENERATION.fetch_add(1, Ordering::Relaxed);
     START_NS.store(crate::clock::monotonic_ns(), Ordering::Relaxed);

@@ -12,6 +12,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use crate::os_mem;
+use crate::sampling::W;
 use crate::spin::SpinMutex;
 use crate::thread::{STACK_CACHE_SLOTS, ThreadState};
 
@@ -76,20 +77,20 @@ impl Agg {
         peak_bytes: 0,
     };
 
-    /// A block of `size` bytes starts belonging here (allocation or reallocation).
+    /// A block of weight `w` starts belonging here (allocation or reallocation).
     #[inline]
-    pub fn attach(&mut self, size: u64) {
-        self.live_blocks += 1;
-        self.live_bytes = self.live_bytes.wrapping_add(size);
+    pub fn attach(&mut self, w: W) {
+        self.live_blocks = self.live_blocks.wrapping_add(w.n);
+        self.live_bytes = self.live_bytes.wrapping_add(w.b);
         self.max_live_bytes = self.max_live_bytes.max(self.live_bytes);
     }
 
-    /// A block of `size` bytes stops belonging here (freed or reallocated);
+    /// A block of weight `w` stops belonging here (freed or reallocated);
     /// `at_peak` is the epoch of the global peak it was live at, if any.
     #[inline]
-    pub fn detach(&mut self, size: u64, at_peak: Option<u64>) {
-        self.live_blocks = self.live_blocks.wrapping_sub(1);
-        self.live_bytes = self.live_bytes.wrapping_sub(size);
+    pub fn detach(&mut self, w: W, at_peak: Option<u64>) {
+        self.live_blocks = self.live_blocks.wrapping_sub(w.n);
+        self.live_bytes = self.live_bytes.wrapping_sub(w.b);
         if let Some(epoch) = at_peak {
             if self.peak_epoch < epoch {
                 self.peak_epoch = epoch;
@@ -97,17 +98,23 @@ impl Agg {
                 self.peak_bytes = 0;
             }
             if self.peak_epoch == epoch {
-                self.peak_blocks += 1;
-                self.peak_bytes = self.peak_bytes.wrapping_add(size);
+                self.peak_blocks = self.peak_blocks.wrapping_add(w.n);
+                self.peak_bytes = self.peak_bytes.wrapping_add(w.b);
             }
         }
     }
 
-    /// A block belonging here was freed after living `lifetime_ns`.
+    /// A block of weight `w` belonging here was freed after living
+    /// `lifetime_ns`. (The lifetime total is kept in nanoseconds, weighted.)
     #[inline]
-    pub fn freed(&mut self, lifetime_ns: u64) {
-        self.freed_blocks += 1;
-        self.lifetime_total_ns = self.lifetime_total_ns.wrapping_add(lifetime_ns);
+    pub fn freed(&mut self, w: W, lifetime_ns: u64) {
+        self.freed_blocks = self.freed_blocks.wrapping_add(w.n);
+        let weighted = if w.n == 1 {
+            lifetime_ns
+        } else {
+            (u128::from(lifetime_ns) * u128::from(w.n) / u128::from(crate::sampling::ONE)) as u64
+        };
+        self.lifetime_total_ns = self.lifetime_total_ns.wrapping_add(weighted);
         self.lifetime_min_ns = self.lifetime_min_ns.min(lifetime_ns);
         self.lifetime_max_ns = self.lifetime_max_ns.max(lifetime_ns);
     }
@@ -450,11 +457,12 @@ mod tests {
 
     #[test]
     fn agg_tracks_live_and_max_live() {
+        let w = |b| W { n: 1, b };
         let mut a = Agg::NEW;
-        a.attach(100);
-        a.attach(50);
-        a.detach(100, None);
-        a.attach(10);
+        a.attach(w(100));
+        a.attach(w(50));
+        a.detach(w(100), None);
+        a.attach(w(10));
         assert_eq!(
             (a.live_bytes, a.live_blocks, a.max_live_bytes),
             (60, 2, 150)
@@ -463,13 +471,14 @@ mod tests {
 
     #[test]
     fn peak_counts_keep_only_the_newest_epoch() {
+        let w = W { n: 1, b: 8 };
         let mut a = Agg::NEW;
-        a.attach(8);
-        a.attach(8);
-        a.attach(8);
-        a.detach(8, Some(3));
-        a.detach(8, Some(5)); // a newer peak: the epoch-3 count is void
-        a.detach(8, Some(3)); // stale: ignored
+        a.attach(w);
+        a.attach(w);
+        a.attach(w);
+        a.detach(w, Some(3));
+        a.detach(w, Some(5)); // a newer peak: the epoch-3 count is void
+        a.detach(w, Some(3)); // stale: ignored
         assert_eq!((a.peak_epoch, a.peak_blocks, a.peak_bytes), (5, 1, 8));
     }
 }

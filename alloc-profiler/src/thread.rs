@@ -17,6 +17,12 @@ pub struct ThreadState {
     stack_hi: Cell<usize>,
     /// This thread's slot of global counters (see `counters.rs`).
     pub counter_slot: Cell<u32>,
+    /// Bytes left before the next sample (see `sampling.rs`).
+    pub sample_left: Cell<i64>,
+    /// Session generation `sample_left` belongs to.
+    pub sample_gen: Cell<u32>,
+    /// The sampler's random state.
+    pub sample_rng: Cell<u64>,
     /// Session generation the stack cache belongs to.
     pub cache_gen: Cell<u32>,
     /// Direct-mapped cache of stack hash -> interned stack id.
@@ -32,6 +38,9 @@ impl ThreadState {
             id: Cell::new(u32::MAX),
             stack_hi: Cell::new(0),
             counter_slot: Cell::new(0),
+            sample_left: Cell::new(0),
+            sample_gen: Cell::new(0),
+            sample_rng: Cell::new(0),
             cache_gen: Cell::new(0),
             cache: [const { Cell::new((0, 0)) }; STACK_CACHE_SLOTS],
             measure: crate::measure::ThreadCounters::new(),

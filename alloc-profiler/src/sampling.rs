@@ -1,0 +1,195 @@
+//! Poisson byte sampling, as jemalloc and tcmalloc do it: each thread counts
+//! down an exponentially distributed number of bytes (mean: the rate) and
+//! samples the allocation that crosses zero, so a block of `size` bytes is
+//! sampled with probability `p = 1 - exp(-size / rate)`. A sampled event
+//! stands for `1/p` blocks and `size/p` bytes; weights are kept in 16.16 fixed
+//! point so that summing them adds no rounding bias. In exact sessions every
+//! event has weight 1 block and `size` bytes.
+//!
+//! Frees must find sampled blocks without a table lookup for every free: a
+//! small counting filter over block addresses says "certainly not sampled"
+//! for almost all of them with one load.
+
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use crate::thread::ThreadState;
+
+/// Mean bytes between samples; 0 in exact sessions.
+pub static RATE: AtomicU64 = AtomicU64::new(0);
+
+/// Fixed-point one: sampled weights are in units of 1/65536.
+pub const ONE: u64 = 1 << 16;
+
+/// What an event counts for: `n` blocks and `b` bytes (fixed point when
+/// sampling, plain when exact).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct W {
+    /// Blocks.
+    pub n: u64,
+    /// Bytes.
+    pub b: u64,
+}
+
+/// True in a sampling session.
+#[inline]
+pub fn sampling() -> bool {
+    RATE.load(Ordering::Relaxed) != 0
+}
+
+/// The weight of an event on a block of `size` bytes.
+#[inline]
+pub fn weight(size: u64) -> W {
+    let rate = RATE.load(Ordering::Relaxed);
+    if rate == 0 {
+        return W { n: 1, b: size };
+    }
+    weight_at(size, rate)
+}
+
+/// The weight of a sampled block of `size` bytes at sampling `rate`.
+pub fn weight_at(size: u64, rate: u64) -> W {
+    let s = size.max(1) as f64;
+    // 1 - exp(-s/rate), computed without cancellation for small s.
+    let p = -(-s / rate as f64).exp_m1();
+    let one = ONE as f64;
+    W {
+        n: (one / p).round() as u64,
+        b: (one * s / p).round() as u64,
+    }
+}
+
+/// Turns a fixed-point estimate back into a whole number.
+#[inline]
+pub fn scale(v: u64) -> u64 {
+    (v + ONE / 2) >> 16
+}
+
+fn next_random(ts: &ThreadState) -> u64 {
+    // xorshift64*: fast, good enough for sampling intervals.
+    let mut x = ts.sample_rng.get();
+    if x == 0 {
+        x = (u64::from(ts.id()) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    ts.sample_rng.set(x);
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// An exponentially distributed byte count with mean `rate`.
+fn interval(ts: &ThreadState, rate: u64) -> i64 {
+    let u = (next_random(ts) >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
+    let bytes = -(1.0 - u).ln() * rate as f64;
+    (bytes as i64).saturating_add(1)
+}
+
+/// Whether to sample an allocation of `size` bytes on this thread, in session
+/// `generation`.
+#[inline]
+pub fn should_sample(ts: &ThreadState, size: usize, generation: u32) -> bool {
+    let rate = RATE.load(Ordering::Relaxed);
+    if ts.sample_gen.get() != generation {
+        ts.sample_gen.set(generation);
+        ts.sample_rng.set(0);
+        ts.sample_left.set(interval(ts, rate));
+    }
+    let left = ts.sample_left.get().saturating_sub(size as i64);
+    if left > 0 {
+        ts.sample_left.set(left);
+        return false;
+    }
+    ts.sample_left.set(interval(ts, rate));
+    true
+}
+
+const FILTER_BITS: u32 = 18;
+static FILTER: [AtomicU8; 1 << FILTER_BITS] = [const { AtomicU8::new(0) }; 1 << FILTER_BITS];
+
+#[inline]
+fn cell(ptr: usize) -> &'static AtomicU8 {
+    let h = ((ptr as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS);
+    &FILTER[h as usize]
+}
+
+/// Notes that the block at `ptr` is sampled.
+pub fn mark(ptr: usize) {
+    let c = cell(ptr);
+    // A saturated cell stays saturated: only more false "maybe"s.
+    let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        (v < u8::MAX).then_some(v + 1)
+    });
+}
+
+/// Notes that the sampled block at `ptr` is gone.
+pub fn unmark(ptr: usize) {
+    let c = cell(ptr);
+    let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        (v > 0 && v < u8::MAX).then(|| v - 1)
+    });
+}
+
+/// False when the block at `ptr` is certainly not sampled.
+#[inline]
+pub fn maybe_sampled(ptr: usize) -> bool {
+    cell(ptr).load(Ordering::Relaxed) != 0
+}
+
+/// Clears the filter for a new session (no thread records meanwhile).
+pub fn reset() {
+    for c in &FILTER {
+        c.store(0, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_undo_the_sampling_probability() {
+        let rate = 512 * 1024;
+        // A tiny block is sampled rarely and stands for many.
+        let w = weight_at(16, rate);
+        let p = 1.0 - (-16.0f64 / rate as f64).exp();
+        assert!(((w.n as f64 / ONE as f64) - 1.0 / p).abs() < 1e-3);
+        // A huge block is sampled almost surely and stands for itself.
+        let w = weight_at(64 << 20, rate);
+        assert_eq!(scale(w.n), 1);
+        assert_eq!(scale(w.b), 64 << 20);
+    }
+
+    #[test]
+    fn sampled_bytes_estimate_the_true_bytes() {
+        // Deterministic: a fixed thread state and seed.
+        crate::thread::with_state(|ts| {
+            RATE.store(4096, Ordering::Relaxed);
+            let (mut est, mut truth) = (0u128, 0u128);
+            for i in 0..2_000_000u64 {
+                let size = 8 + (i * 37) % 1000;
+                truth += u128::from(size);
+                if should_sample(ts, size as usize, 7) {
+                    est += u128::from(weight(size).b);
+                }
+            }
+            RATE.store(0, Ordering::Relaxed);
+            let est = est as f64 / ONE as f64;
+            let err = (est - truth as f64).abs() / truth as f64;
+            assert!(err < 0.02, "estimate off by {:.2}%", err * 100.0);
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn the_filter_forgets_freed_blocks() {
+        let p = 0x7f00_1234_5670usize;
+        assert!(!maybe_sampled(p));
+        mark(p);
+        mark(p);
+        assert!(maybe_sampled(p));
+        unmark(p);
+        assert!(maybe_sampled(p));
+        unmark(p);
+        assert!(!maybe_sampled(p));
+    }
+}

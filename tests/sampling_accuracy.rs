@@ -1,0 +1,107 @@
+//! A sampling session's per-callsite estimates are unbiased: on a known
+//! workload they come within ±10% of an exact session's figures.
+
+use std::alloc::System;
+use std::hint::black_box;
+
+use alloc_core::format::{Mode, Profile};
+use alloc_profiler::{Profiler, Session};
+
+#[global_allocator]
+static ALLOC: Profiler<System> = Profiler::new(System);
+
+mod common;
+
+#[inline(never)]
+fn tiny_churn() {
+    for i in 0..1_000_000u32 {
+        drop(black_box(Box::new([i; 6])));
+    }
+}
+
+#[inline(never)]
+fn kilobyte_churn() {
+    for i in 0..100_000u32 {
+        drop(black_box(vec![i as u8; 1024]));
+    }
+}
+
+#[inline(never)]
+fn big_blocks() -> Vec<Vec<u8>> {
+    (0..2000)
+        .map(|i| black_box(vec![i as u8; 64 * 1024]))
+        .collect()
+}
+
+#[inline(never)]
+fn huge_blocks() {
+    for i in 0..100u32 {
+        drop(black_box(vec![i as u8; 1 << 20]));
+    }
+}
+
+fn workload() {
+    tiny_churn();
+    kilobyte_churn();
+    let kept = big_blocks();
+    huge_blocks();
+    drop(kept);
+}
+
+fn run(name: &str, sample: u64) -> Profile {
+    let path = common::temp_path(name);
+    let s = Session::builder()
+        .output(&path)
+        .sampling(sample)
+        .quiet()
+        .start();
+    workload();
+    s.finish().unwrap();
+    common::load(&path)
+}
+
+#[test]
+fn sampled_estimates_are_within_ten_percent_of_exact_counts() {
+    let exact = run("exact.json", 0);
+    let rate = 16 * 1024;
+    let sampled = run("sampled.json", rate);
+    assert_eq!(exact.meta.mode, Mode::Exact);
+    assert_eq!(sampled.meta.mode, Mode::Sampled { rate_bytes: rate });
+    // Far fewer events were recorded.
+    assert!(sampled.events.recorded * 20 < exact.events.recorded);
+    for f in ["tiny_churn", "kilobyte_churn", "big_blocks", "huge_blocks"] {
+        let needle = format!("sampling_accuracy::{f}");
+        let sum = |p: &Profile, fig: fn(&alloc_core::format::Callsite) -> u64| {
+            common::sum_in(p, &needle, fig)
+        };
+        for (what, fig) in [
+            (
+                "bytes",
+                (|c| c.bytes) as fn(&alloc_core::format::Callsite) -> u64,
+            ),
+            ("blocks", |c| c.blocks),
+            ("freed blocks", |c| c.freed_blocks),
+        ] {
+            let (e, s) = (sum(&exact, fig) as f64, sum(&sampled, fig) as f64);
+            let err = (s - e).abs() / e;
+            eprintln!(
+                "{f:>15} {what:>12}: exact {e:>12}, sampled {s:>12} ({:+.2}%)",
+                (s - e) / e * 100.0
+            );
+            assert!(
+                err < 0.10,
+                "{f} {what}: exact {e}, sampled {s} ({:.1}% off)",
+                err * 100.0
+            );
+        }
+    }
+    // The peak is estimated too: 128 MiB of big blocks held at once.
+    let (e, s) = (
+        exact.totals.peak_bytes as f64,
+        sampled.totals.peak_bytes as f64,
+    );
+    assert!((s - e).abs() / e < 0.10, "peak: exact {e}, sampled {s}");
+    // Counts of events stay exact in a sampled profile.
+    assert_eq!(sampled.totals.allocations, exact.totals.allocations);
+    assert_eq!(sampled.totals.bytes_allocated, exact.totals.bytes_allocated);
+}
