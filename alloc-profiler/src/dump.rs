@@ -21,7 +21,7 @@ use crate::live_table;
 use crate::record::{self, Hist, Kind, RawEvent};
 use crate::recorder::{self, GENERATION, OFF, STATE};
 use crate::stack_table::{self, UNRECORDED};
-use crate::symbolize::{self, Symbolizer};
+use crate::symbolize::{self, FastMap, FrameKind, Symbolizer};
 
 /// What the session settled at start, needed to describe it.
 #[derive(Debug, Clone, Copy)]
@@ -204,51 +204,73 @@ fn program() -> (String, Vec<String>) {
 /// Symbolizes, trims and merges a snapshot into a profile.
 fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
     let mut sym = Symbolizer::default();
+    // Distinct frames, their kinds, and the frame ids of each return address:
+    // every address is symbolized once and every frame hashed once.
     let mut frames: Vec<Frame> = Vec::new();
+    let mut kinds: Vec<FrameKind> = Vec::new();
     let mut frame_ids: HashMap<Frame, u32> = HashMap::new();
+    let mut addr_frames: FastMap<usize, Vec<u32>> = FastMap::default();
+    let mut intern_frame = |f: Frame, frames: &mut Vec<Frame>, kinds: &mut Vec<FrameKind>| -> u32 {
+        *frame_ids.entry(f).or_insert_with_key(|f| {
+            kinds.push(FrameKind::of(&f.function));
+            frames.push(f.clone());
+            (frames.len() - 1) as u32
+        })
+    };
+    let unrecorded = intern_frame(
+        Frame {
+            function: "[stack not recorded]".into(),
+            file: None,
+            line: None,
+            column: None,
+            inlined: false,
+        },
+        &mut frames,
+        &mut kinds,
+    );
     let mut stacks: Vec<Stack> = Vec::new();
-    let mut stack_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+    let mut stack_ids: FastMap<Vec<u32>, u32> = FastMap::default();
     let mut callsites: Vec<Callsite> = Vec::new();
     // Raw stack id -> merged stack index.
     let mut remap: Vec<Option<u32>> = vec![None; snap.callsites.len()];
+    let mut ids: Vec<u32> = Vec::new();
 
     for (raw_id, raw) in snap.callsites.iter().enumerate() {
         let c = &raw.agg;
         if c.blocks == 0 && c.reallocs == 0 && c.live_blocks == 0 {
             continue;
         }
-        let mut symbolized: Vec<Frame> = if raw_id as u32 == UNRECORDED {
-            vec![Frame {
-                function: "[stack not recorded]".into(),
-                file: None,
-                line: None,
-                column: None,
-                inlined: false,
-            }]
+        ids.clear();
+        if raw_id as u32 == UNRECORDED {
+            ids.push(unrecorded);
         } else {
-            raw.frames
-                .iter()
-                .flat_map(|&a| sym.frames(a).to_vec())
-                .collect()
+            for &a in &raw.frames {
+                let of_addr = addr_frames.entry(a).or_insert_with(|| {
+                    sym.frames(a)
+                        .iter()
+                        .map(|f| intern_frame(f.clone(), &mut frames, &mut kinds))
+                        .collect()
+                });
+                ids.extend_from_slice(of_addr);
+            }
+        }
+        let keep = symbolize::keep_range(&ids, |&i| kinds[i as usize]);
+        let key = &ids[keep];
+        let merged = match stack_ids.get(key) {
+            Some(&m) => m,
+            None => {
+                let m = stacks.len() as u32;
+                stacks.push(Stack {
+                    frames: key.to_vec(),
+                });
+                stack_ids.insert(key.to_vec(), m);
+                callsites.push(Callsite {
+                    stack: m,
+                    ..Callsite::default()
+                });
+                m
+            }
         };
-        symbolize::trim(&mut symbolized);
-        let key: Vec<u32> = symbolized
-            .into_iter()
-            .map(|f| {
-                *frame_ids.entry(f.clone()).or_insert_with(|| {
-                    frames.push(f);
-                    (frames.len() - 1) as u32
-                })
-            })
-            .collect();
-        let merged = *stack_ids.entry(key.clone()).or_insert_with(|| {
-            stacks.push(Stack { frames: key });
-            callsites.push(Callsite {
-                stack: (stacks.len() - 1) as u32,
-                ..Callsite::default()
-            });
-            (stacks.len() - 1) as u32
-        });
         remap[raw_id] = Some(merged);
         let m = &mut callsites[merged as usize];
         if c.freed_blocks > 0 {

@@ -109,27 +109,92 @@ pub fn is_runtime_boundary(function: &str) -> bool {
     function.contains("__rust_begin_short_backtrace")
 }
 
-/// Trims a symbolized stack (innermost first) in place: everything up to the
-/// outermost allocator entry frame, then plumbing from the innermost end
-/// (keeping at least one frame), and runtime frames from the root end.
-pub fn trim(frames: &mut Vec<Frame>) {
-    if let Some(cut) = frames.iter().position(|f| is_runtime_boundary(&f.function))
+/// What trimming needs to know of a frame, computed once per distinct frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameKind {
+    /// An allocator entry ([`is_entry`]).
+    pub entry: bool,
+    /// Allocator plumbing ([`is_plumbing`]).
+    pub plumbing: bool,
+    /// The runtime boundary ([`is_runtime_boundary`]).
+    pub boundary: bool,
+}
+
+impl FrameKind {
+    /// Classifies a function name.
+    pub fn of(function: &str) -> Self {
+        Self {
+            entry: is_entry(function),
+            plumbing: is_plumbing(function),
+            boundary: is_runtime_boundary(function),
+        }
+    }
+}
+
+/// The part of a symbolized stack (innermost first) worth keeping: after the
+/// outermost allocator entry frame and the plumbing that follows it (keeping
+/// at least one frame), and before the runtime boundary.
+pub fn keep_range<T>(frames: &[T], kind: impl Fn(&T) -> FrameKind) -> std::ops::Range<usize> {
+    let mut end = frames.len();
+    if let Some(cut) = frames.iter().position(|f| kind(f).boundary)
         && cut > 0
     {
-        frames.truncate(cut);
+        end = cut;
     }
-    if let Some(entry) = frames.iter().rposition(|f| is_entry(&f.function))
-        && entry + 1 < frames.len()
+    let mut start = 0;
+    if let Some(entry) = frames[..end].iter().rposition(|f| kind(f).entry)
+        && entry + 1 < end
     {
-        frames.drain(..=entry);
+        start = entry + 1;
     }
-    let lead = frames
+    let lead = frames[start..end]
         .iter()
-        .take_while(|f| is_plumbing(&f.function))
+        .take_while(|f| kind(f).plumbing)
         .count();
-    let lead = lead.min(frames.len().saturating_sub(1));
-    frames.drain(..lead);
+    start += lead.min((end - start).saturating_sub(1));
+    start..end
 }
+
+/// Trims a symbolized stack in place (see [`keep_range`]).
+pub fn trim(frames: &mut Vec<Frame>) {
+    let keep = keep_range(frames, |f| FrameKind::of(&f.function));
+    frames.truncate(keep.end);
+    frames.drain(..keep.start);
+}
+
+/// A fast hasher for the dump's tables keyed by addresses and frame-id lists
+/// (SipHash, std's default, dominated writing large profiles).
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517C_C1B7_2722_0A95);
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+/// `HashMap` with [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 
 #[cfg(test)]
 mod tests {
