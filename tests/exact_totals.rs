@@ -11,6 +11,14 @@ static ALLOC: Profiler<System> = Profiler::new(System);
 
 mod common;
 
+// Whole-process totals are asserted, so this test runs without the libtest
+// harness (`harness = false` in Cargo.toml): no harness thread allocates
+// during the session.
+fn main() {
+    totals_are_exact_and_add_up();
+    println!("exact_totals: 1 passed, 0 failed");
+}
+
 #[inline(never)]
 fn churn_boxes() {
     for _ in 0..1000 {
@@ -41,7 +49,6 @@ fn keep_three() -> Vec<Box<u64>> {
     v
 }
 
-#[test]
 fn totals_are_exact_and_add_up() {
     let global_before = alloc_profiler::stats();
     let mut kept = None;
