@@ -50,6 +50,12 @@ static STRIPES_: [Stripe; STRIPES] = [const {
 /// retired and read, so no count is ever seen twice or missed.
 static RETIRED: SpinMutex<[u64; COUNTERS]> = SpinMutex::new([0; COUNTERS]);
 
+/// The retired-totals lock, for `fork.rs`.
+pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
+    // SAFETY: locked and unlocked in pairs by `fork.rs` only.
+    f(unsafe { RETIRED.raw() });
+}
+
 /// `counter_slot` values: 0 = none claimed yet; `NO_SLOT` = use the stripes.
 const NO_SLOT: u32 = u32::MAX;
 

@@ -27,6 +27,18 @@ static PATH: SpinMutex<EnvPath> = SpinMutex::new(EnvPath {
 });
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
+/// The path lock, for `fork.rs`.
+pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
+    // SAFETY: locked and unlocked in pairs by `fork.rs` only.
+    f(unsafe { PATH.raw() });
+}
+
+/// In a forked child: the parent's environment session is not the child's
+/// to write.
+pub(crate) fn forget_in_child() {
+    ACTIVE.store(false, Ordering::Release);
+}
+
 /// Reads a variable without allocating.
 fn getenv(name: &std::ffi::CStr) -> Option<&'static [u8]> {
     // SAFETY: name is NUL-terminated. getenv's result points into the
@@ -50,6 +62,7 @@ fn env_number(name: &std::ffi::CStr) -> Option<u64> {
 #[cold]
 #[inline(never)]
 pub fn start_from_env() -> bool {
+    crate::fork::register();
     if STATE.load(Ordering::Acquire) != UNINIT {
         return STATE.load(Ordering::Acquire) == crate::recorder::ON;
     }

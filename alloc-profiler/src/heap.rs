@@ -293,6 +293,12 @@ impl Heap {
 /// The session's heap state.
 pub static HEAP: SpinMutex<Heap> = SpinMutex::new(Heap::new());
 
+/// The heap lock, for `fork.rs`.
+pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
+    // SAFETY: locked and unlocked in pairs by `fork.rs` only.
+    f(unsafe { HEAP.raw() });
+}
+
 /// Zeroes the state for a new session.
 pub fn reset() {
     *HEAP.lock() = Heap::new();

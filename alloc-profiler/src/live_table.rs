@@ -155,6 +155,14 @@ impl Shard {
     }
 }
 
+/// The shards' locks, in the order `fork.rs` takes them.
+pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
+    for s in &SHARDS_ {
+        // SAFETY: locked and unlocked in pairs by `fork.rs` only.
+        f(unsafe { s.raw() });
+    }
+}
+
 #[inline]
 fn shard_of(ptr: usize) -> &'static SpinMutex<Shard> {
     &SHARDS_[(hash(ptr) >> 58) as usize % SHARDS]

@@ -245,6 +245,15 @@ impl Record {
 /// The pool.
 pub static POOL: [SpinMutex<Record>; RECORDS] = [const { SpinMutex::new(Record::EMPTY) }; RECORDS];
 
+/// The records' locks, in pool order (taken first before a `fork`).
+pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
+    for r in &POOL {
+        // SAFETY: `fork.rs` only locks and then unlocks each raw lock, in
+        // pairs, on the forking thread; no guard is ever made from it.
+        f(unsafe { r.raw() });
+    }
+}
+
 /// The record of thread `id`.
 #[inline]
 pub fn of_thread(id: u32) -> &'static SpinMutex<Record> {
@@ -274,6 +283,12 @@ pub mod names {
         if let Some(slot) = NAMES.lock().get_mut(id as usize) {
             *slot = (generation, buf);
         }
+    }
+
+    /// The names table's lock, for `fork.rs`.
+    pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
+        // SAFETY: locked and unlocked in pairs by `fork.rs` only.
+        f(unsafe { NAMES.raw() });
     }
 
     /// Calls `f(id, name)` for every thread named in session `generation`.

@@ -317,6 +317,12 @@ pub(crate) struct Config {
 
 static INFO: SpinMutex<Option<SessionInfo>> = SpinMutex::new(None);
 
+/// The session-info lock, for `fork.rs`.
+pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
+    // SAFETY: locked and unlocked in pairs by `fork.rs` only.
+    f(unsafe { INFO.raw() });
+}
+
 /// Begins a session: claims the state, resets the tables, turns recording on.
 /// Must run inside the reentrancy guard. `Err` when a session runs.
 pub(crate) fn begin(config: &Config) -> Result<(), ()> {
@@ -332,6 +338,7 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
             break;
         }
     }
+    crate::fork::register();
     os_mem::set_limit(config.memory_limit.unwrap_or(u64::MAX));
     RING_CAP.store(config.ring_capacity, Ordering::Relaxed);
     MAX_FRAMES_CFG.store(config.max_frames.clamp(1, MAX_FRAMES), Ordering::Relaxed);

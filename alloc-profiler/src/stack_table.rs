@@ -354,6 +354,16 @@ impl Index {
     }
 }
 
+/// The index shards' and the creator's locks, in the order `fork.rs` takes them.
+pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
+    for s in &INDEX {
+        // SAFETY: locked and unlocked in pairs by `fork.rs` only.
+        f(unsafe { s.raw() });
+    }
+    // SAFETY: as above.
+    f(unsafe { CREATOR.raw() });
+}
+
 /// Hashes a stack (never 0).
 #[inline]
 pub fn hash(frames: &[usize]) -> u64 {

@@ -1,0 +1,60 @@
+//! `fork()` from a multithreaded program: another thread may hold one of the
+//! profiler's locks at the moment of the fork, and in the child that thread
+//! does not exist, so the lock would stay held forever and the child's next
+//! allocation would hang. `pthread_atfork` handlers take every profiler lock
+//! before the fork (in the order the allocation path takes them, so this
+//! waits for events in flight and cannot deadlock), and release them in
+//! parent and child after it. The child stops recording: the session and its
+//! output belong to the parent.
+//!
+//! No profiler lock is ever held while the wrapped allocator runs, so a
+//! thread inside `malloc` (holding malloc's locks, which glibc takes around
+//! `fork` too) is never waiting for one of ours.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::lock_api::RawMutex as _;
+
+use crate::spin::RawSpin;
+
+fn for_each_lock(f: &mut dyn FnMut(&'static RawSpin)) {
+    crate::record::fork_locks(f);
+    crate::stack_table::fork_locks(f);
+    crate::live_table::fork_locks(f);
+    crate::heap::fork_locks(f);
+    crate::record::names::fork_locks(f);
+    crate::session::fork_locks(f);
+    crate::env_session::fork_locks(f);
+    crate::counters::fork_locks(f);
+}
+
+extern "C" fn prepare() {
+    for_each_lock(&mut |l| l.lock());
+}
+
+fn release() {
+    // SAFETY: `prepare` locked every one of these on this thread, and
+    // nothing else unlocks them.
+    for_each_lock(&mut |l| unsafe { l.unlock() });
+}
+
+extern "C" fn parent() {
+    release();
+}
+
+extern "C" fn child() {
+    crate::recorder::STATE.store(crate::recorder::OFF, Ordering::Release);
+    crate::env_session::forget_in_child();
+    release();
+}
+
+/// Installs the handlers, once per process.
+pub fn register() {
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if DONE.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    // SAFETY: the handlers are `extern "C"` functions that never unwind and
+    // only lock and unlock the profiler's spin locks and store atomics.
+    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+}
