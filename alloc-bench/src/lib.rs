@@ -17,6 +17,7 @@
 //! | `bench-system` | `System` | the workload |
 //! | `bench-profiler idle` | `Profiler<System>`, no session | the workload |
 //! | `bench-profiler exact` | `Profiler<System>`, an exact session | the workload, and writing the profile apart |
+//! | `bench-profiler sampled` | `Profiler<System>`, a sampling session (512 KiB) | the same |
 //! | `bench-dhat` | `dhat::Alloc` with `dhat::Profiler::new_heap()`'s settings | the workload, and writing `dhat-heap.json` apart |
 //!
 //! Each prints one JSON line on stdout (a [`Line`]); everything else goes to
@@ -46,7 +47,7 @@ use std::time::Instant;
 mod args;
 mod line;
 
-pub use args::{Args, Mode, USAGE};
+pub use args::{Args, Mode, SAMPLE_RATE, USAGE};
 pub use line::{Line, ProfileFacts};
 
 /// Which work to run.
@@ -231,7 +232,7 @@ impl Obj {
 const WINDOW: usize = 512;
 
 /// Rounds of arithmetic per churn object (see [`busy_work`]).
-pub const WORK_ROUNDS: u32 = 192;
+pub const WORK_ROUNDS: u32 = 384;
 
 /// The work a program does with its objects between allocations: a chain of
 /// `rounds` multiply-xorshift steps (about 4 cycles each). It gives the mix

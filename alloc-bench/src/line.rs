@@ -21,7 +21,7 @@ pub const LINE_VERSION: u32 = 1;
 pub struct Line {
     /// Always [`LINE_VERSION`]; also what marks the line among other output.
     pub alloc_bench: u32,
-    /// `system`, `idle`, `exact` or `dhat`.
+    /// `system`, `idle`, `exact`, `sampled` or `dhat`.
     pub variant: String,
     /// `full`, `mix`, `micro` or `live`.
     pub workload: String,
@@ -45,8 +45,8 @@ pub struct Line {
     /// `live`: growth of the resident set while the blocks were allocated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rss_delta_bytes: Option<u64>,
-    /// What the profile says (exact sessions; for `live`, a snapshot taken
-    /// while the blocks are held).
+    /// What the profile says (sessions; for `live`, a snapshot taken while
+    /// the blocks are held).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<ProfileFacts>,
     /// `live`: a snapshot taken before the blocks were allocated.

@@ -54,7 +54,7 @@ fn the_idle_wrapper_counts_the_events_exactly() {
 }
 
 #[test]
-fn an_exact_session_records_the_whole_workload() {
+fn sessions_record_the_whole_workload() {
     let dir = std::env::temp_dir().join(format!("alloc-bench-smoke-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let kept = dir.join("kept.json");
@@ -82,6 +82,14 @@ fn an_exact_session_records_the_whole_workload() {
     assert!(
         l.write_ns.is_some() && p.profiler_bytes > 0 && p.callsites > 10,
         "{l:?}"
+    );
+
+    let l = run(PROFILER, &["sampled", "full", "--scale", "0.001"]);
+    let p = l.profile.as_ref().expect("a sampled run reads its profile");
+    assert_eq!(
+        (p.mode.as_str(), p.rate_bytes, p.internal_errors),
+        ("sampled", Some(512 * 1024), 0),
+        "{p:?}"
     );
 
     let l = run(PROFILER, &["exact", "live", "--n", "2000"]);
@@ -112,6 +120,7 @@ fn the_driver_prints_every_section() {
     let bins = Path::new(SYSTEM).parent().unwrap();
     let mut args = vec![
         "--no-build",
+        "--no-wait",
         "--bin-dir",
         bins.to_str().unwrap(),
         "--reps",
@@ -148,6 +157,7 @@ fn the_driver_prints_every_section() {
         "system ",
         "idle ",
         "exact ",
+        "sampled ",
         "dhat ",
         "x System",
         "== Scaling",

@@ -1,7 +1,8 @@
 //! The benchmark's workload under `alloc_profiler::Profiler<System>`, in one of
-//! its modes: `idle` (the wrapper installed, no session: counters only) or
-//! `exact` (a session records every event; writing the profile afterwards is
-//! timed apart). Prints one JSON result line on stdout, with the events the
+//! its modes: `idle` (the wrapper installed, no session: counters only),
+//! `exact` (a session records every event) or `sampled` (a sampling session,
+//! one sample per 512 KiB allocated on average); writing a session's profile
+//! afterwards is timed apart. Prints one JSON result line on stdout, with the events the
 //! workload made (from `alloc_profiler::stats()`) and, for a session, what the
 //! profile says.
 
@@ -42,6 +43,13 @@ fn main() {
     let session = match mode {
         Mode::Idle => None,
         Mode::Exact => Some(Session::builder().output(&path).quiet().start()),
+        Mode::Sampled => Some(
+            Session::builder()
+                .output(&path)
+                .quiet()
+                .sampling(alloc_bench::SAMPLE_RATE)
+                .start(),
+        ),
     };
     if let (Some(s), true) = (&session, live) {
         // Warms the symbolizer too, so that the resident set measured below

@@ -28,7 +28,7 @@ pub fn measure(
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(format!("--toggle-collect={function}"));
     variant.append(&mut cmd, args);
-    if *variant == Variant::Exact {
+    if matches!(variant, Variant::Exact | Variant::Sampled) {
         cmd.arg("--no-write");
     }
     let line = run_command(cmd)?;

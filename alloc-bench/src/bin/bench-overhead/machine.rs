@@ -81,3 +81,87 @@ fn today() -> String {
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
 }
+
+/// CPU time counters: the whole machine's (from /proc/stat) and this
+/// process's waited-for children's (from /proc/self/stat), in clock ticks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSample {
+    busy: u64,
+    total: u64,
+    children: u64,
+}
+
+impl CpuSample {
+    /// Reads the counters now (all zero where they cannot be read).
+    pub fn now() -> Self {
+        let (busy, total) = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|s| {
+                let first = s.lines().next()?.strip_prefix("cpu ")?.to_owned();
+                let v: Vec<u64> = first
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                // user nice system idle iowait irq softirq steal
+                let busy = [0, 1, 2, 5, 6, 7]
+                    .iter()
+                    .filter_map(|i| v.get(*i))
+                    .sum::<u64>();
+                let idle = [3, 4].iter().filter_map(|i| v.get(*i)).sum::<u64>();
+                Some((busy, busy + idle))
+            })
+            .unwrap_or((0, 0));
+        // Fields after "(comm)": state is field 3, cutime 16 and cstime 17.
+        let children = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|s| {
+                let rest = s.rsplit_once(')')?.1.to_owned();
+                let f: Vec<u64> = rest
+                    .split_whitespace()
+                    .skip(1)
+                    .map(|x| x.parse().unwrap_or(0))
+                    .collect();
+                Some(f.get(12)? + f.get(13)?)
+            })
+            .unwrap_or(0);
+        Self {
+            busy,
+            total,
+            children,
+        }
+    }
+
+    /// The share of the machine's CPU time, from `earlier` to `self`, that
+    /// went to processes other than this one's finished children: 0 on an
+    /// otherwise idle machine, 0.5 when another process kept one of two cores
+    /// busy.
+    pub fn others_since(&self, earlier: &Self) -> f64 {
+        let total = self.total.saturating_sub(earlier.total);
+        if total == 0 {
+            return 0.0;
+        }
+        let busy = self.busy.saturating_sub(earlier.busy);
+        let ours = self.children.saturating_sub(earlier.children);
+        busy.saturating_sub(ours) as f64 / total as f64
+    }
+}
+
+/// The share of CPU time other processes may take during a timed run before
+/// the run is repeated.
+pub const DISTURBED: f64 = 0.05;
+
+/// Waits (up to `max`) until other processes leave the machine idle for a
+/// second. Returns how long it waited, or `None` when it gave up.
+pub fn wait_idle(max: std::time::Duration) -> Option<std::time::Duration> {
+    let start = std::time::Instant::now();
+    loop {
+        let a = CpuSample::now();
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        if CpuSample::now().others_since(&a) < DISTURBED {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= max {
+            return None;
+        }
+    }
+}

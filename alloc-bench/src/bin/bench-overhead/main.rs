@@ -47,6 +47,10 @@ OPTIONS:
   --bin-dir DIR     where bench-system, bench-profiler and bench-dhat are
                     (default: beside this binary)
   --save FILE       also write every run's result line and the summary as JSON
+  --no-wait         time runs even while other processes use the CPU (by
+                    default each timed run waits until the machine is idle,
+                    and is repeated, up to 3 tries, when another process took
+                    more than 5% of the CPU time during it)
   -h, --help        this text";
 
 const SECTIONS: [&str; 4] = ["overhead", "scaling", "memory", "callgrind"];
@@ -64,6 +68,7 @@ struct Opts {
     build: bool,
     bin_dir: Option<PathBuf>,
     save: Option<PathBuf>,
+    wait: bool,
 }
 
 impl Opts {
@@ -80,6 +85,7 @@ impl Opts {
             build: true,
             bin_dir: None,
             save: None,
+            wait: true,
         };
         let mut it = args.into_iter();
         while let Some(a) = it.next() {
@@ -127,6 +133,7 @@ impl Opts {
                     }
                 }
                 "--no-build" => o.build = false,
+                "--no-wait" => o.wait = false,
                 "--bin-dir" => o.bin_dir = Some(PathBuf::from(value("--bin-dir")?)),
                 "--save" => o.save = Some(PathBuf::from(value("--save")?)),
                 "-h" | "--help" => return Err(USAGE.into()),
@@ -147,6 +154,54 @@ struct Saved {
     machine: BTreeMapS,
     runs: Vec<SavedRun>,
     summary: Vec<Target>,
+    /// Timed runs repeated because other processes used the CPU.
+    repeated: u32,
+    /// Timed runs kept although disturbed (after the last try).
+    disturbed: u32,
+    #[serde(skip)]
+    wait: bool,
+}
+
+/// Tries per timed run before a disturbed one is kept.
+const TRIES: u32 = 3;
+
+impl Saved {
+    /// Runs `v` on `args` once for the timing tables: waits for an idle
+    /// machine first and repeats a run during which other processes took more
+    /// than `DISTURBED` of the CPU time (see `--no-wait`).
+    fn timed(&mut self, section: &'static str, round: usize, v: &Variant, args: &[String]) -> Line {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            if self.wait && machine::wait_idle(std::time::Duration::from_secs(300)).is_none() {
+                eprintln!("(the machine stayed busy for 5 minutes; timing anyway)");
+            }
+            let before = machine::CpuSample::now();
+            let line = v.run(args).unwrap_or_else(|e| fail(e));
+            let others = machine::CpuSample::now().others_since(&before);
+            let disturbed = self.wait && others > machine::DISTURBED;
+            if disturbed && tries < TRIES {
+                self.repeated += 1;
+                eprintln!(
+                    "({} disturbed: other processes took {:.0}% of the CPU; repeating it)",
+                    v.name(),
+                    100.0 * others
+                );
+                continue;
+            }
+            if disturbed {
+                self.disturbed += 1;
+            }
+            self.runs.push(SavedRun {
+                section,
+                round,
+                others_cpu: others,
+                tries,
+                line: line.clone(),
+            });
+            return line;
+        }
+    }
 }
 
 type BTreeMapS = std::collections::BTreeMap<String, String>;
@@ -155,6 +210,10 @@ type BTreeMapS = std::collections::BTreeMap<String, String>;
 struct SavedRun {
     section: &'static str,
     round: usize,
+    /// Share of the machine's CPU time other processes took during the run.
+    others_cpu: f64,
+    /// Tries it took to get an undisturbed run.
+    tries: u32,
     line: Line,
 }
 
@@ -204,7 +263,10 @@ fn main() {
         runner::build_variants().unwrap_or_else(|e| fail(e));
     }
     let m = Machine::probe();
-    let mut saved = Saved::default();
+    let mut saved = Saved {
+        wait: opts.wait,
+        ..Saved::default()
+    };
     for (k, v) in [
         ("date", &m.date),
         ("cpu", &m.cpu),
@@ -227,9 +289,9 @@ fn main() {
         m.date,
         machine::load()
     );
-    if machine::load1() > 0.5 {
+    if !opts.wait && machine::load1() > 1.0 {
         println!(
-            "warning: the machine is busy (1-minute load {:.2}): wall times will be noisy; Callgrind's counts are not affected",
+            "warning: the machine is busy (1-minute load {:.2}) and --no-wait times runs anyway: wall times will be noisy; Callgrind's counts are not affected",
             machine::load1()
         );
     }
@@ -258,7 +320,15 @@ fn main() {
             println!("  {:<52} {:>14}  {verdict}", t.what, t.measured);
         }
     }
-    println!("\nload average at end: {}", machine::load());
+    if opts.wait {
+        println!(
+            "\ntimed runs repeated because another process took over {:.0}% of the CPU during them: {}; kept disturbed after {TRIES} tries: {}",
+            100.0 * machine::DISTURBED,
+            saved.repeated,
+            saved.disturbed
+        );
+    }
+    println!("load average at end: {}", machine::load());
     saved.machine.insert("load_at_end".into(), machine::load());
     saved.summary = targets;
     if let Some(path) = &opts.save {
@@ -295,18 +365,13 @@ fn rounds(
         let mut progress = format!("{section} round {}/{reps}:", round + 1);
         for k in 0..variants.len() {
             let i = (k + round) % variants.len();
-            let line = variants[i].run(args).unwrap_or_else(|e| fail(e));
+            let line = saved.timed(section, round, &variants[i], args);
             let _ = write!(
                 progress,
                 " {} {:.3} s",
                 variants[i].name(),
                 secs(line.workload_ns)
             );
-            saved.runs.push(SavedRun {
-                section,
-                round,
-                line: line.clone(),
-            });
             lines[i].push(line);
         }
         eprintln!("{progress}");
@@ -316,7 +381,12 @@ fn rounds(
 
 fn overhead(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>) -> Option<Line> {
     let scratch = scratch_dir();
-    let mut variants = vec![Variant::System, Variant::Idle, Variant::Exact];
+    let mut variants = vec![
+        Variant::System,
+        Variant::Idle,
+        Variant::Exact,
+        Variant::Sampled,
+    ];
     if !opts.skip.contains("dhat") {
         variants.push(Variant::Dhat);
     }
@@ -388,39 +458,52 @@ fn overhead(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>) -> Option
         );
     }
     let mut exact_line = None;
-    if let Some(i) = exact_i {
+    for (i, v) in variants.iter().enumerate() {
+        if !matches!(v, Variant::Exact | Variant::Sampled) {
+            continue;
+        }
         let write = median(
             &lines[i]
                 .iter()
                 .filter_map(|l| l.write_ns.map(secs))
                 .collect::<Vec<_>>(),
         );
-        if let Some(l) = lines[i].last() {
-            if let (Some(p), Some(events)) = (&l.profile, l.events) {
+        let Some(l) = lines[i].last() else { continue };
+        if let (Some(p), Some(events)) = (&l.profile, l.events) {
+            let mode = match p.rate_bytes {
+                Some(r) => format!("{} at {r} bytes", p.mode),
+                None => p.mode.clone(),
+            };
+            println!(
+                "  {} session: profile written in {write:.3} s (median, not in the workload's time); meta.mode {mode}; totals count {} events for the workload's {events}; {} callsites; capture {}; profiler memory {:.1} MiB at the end",
+                v.name(),
+                p.events(),
+                p.callsites,
+                p.capture,
+                p.profiler_bytes as f64 / (1 << 20) as f64,
+            );
+            if p.internal_errors + p.untracked_blocks + p.stacks_not_recorded > 0 {
                 println!(
-                    "  exact session: profile written in {write:.3} s (median, not in the workload's time); it records {} of the {events} events, {} callsites, capture {}, profiler memory {:.1} MiB at the end ({} blocks live at the peak)",
-                    p.events(),
-                    p.callsites,
-                    p.capture,
-                    p.profiler_bytes as f64 / (1 << 20) as f64,
-                    p.peak_blocks,
+                    "  warning: the {} profile reports {} internal errors, {} untracked blocks, {} stacks not recorded",
+                    v.name(),
+                    p.internal_errors,
+                    p.untracked_blocks,
+                    p.stacks_not_recorded
                 );
-                if p.internal_errors + p.untracked_blocks + p.stacks_not_recorded > 0 {
-                    println!(
-                        "  warning: the profile reports {} internal errors, {} untracked blocks, {} stacks not recorded",
-                        p.internal_errors, p.untracked_blocks, p.stacks_not_recorded
-                    );
-                }
             }
+        }
+        if *v == Variant::Exact {
             exact_line = Some(l.clone());
         }
-        let idle = of("idle").unwrap_or(f64::NAN);
+    }
+    if let Some(idle) = of("idle") {
         targets.push(Target {
             what: "idle wrapper <= 1.05x System (aim 1.02x)".into(),
             measured: format!("{:.3}x", idle / system),
             met: Some(idle / system <= 1.05),
         });
-        let exact = med[i];
+    }
+    if let Some(exact) = exact_i.map(|i| med[i]) {
         targets.push(Target {
             what: "exact session <= 2.0x System (aim 1.3x)".into(),
             measured: format!("{:.2}x", exact / system),
@@ -441,11 +524,23 @@ fn overhead(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>) -> Option
             });
         }
     }
+    if let Some(sampled) = of("sampled") {
+        targets.push(Target {
+            what: "sampled session (512 KiB) <= 1.05x System".into(),
+            measured: format!("{:.3}x", sampled / system),
+            met: Some(sampled / system <= 1.05),
+        });
+    }
     exact_line
 }
 
 fn scaling(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>) {
-    let kinds = [Variant::System, Variant::Idle, Variant::Exact];
+    let kinds = [
+        Variant::System,
+        Variant::Idle,
+        Variant::Exact,
+        Variant::Sampled,
+    ];
     // Each (variant, threads) pair is one entry of the rotation.
     let mut lines: Vec<Vec<Line>> = vec![Vec::new(); kinds.len() * 2];
     println!(
@@ -464,18 +559,13 @@ fn scaling(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>) {
                 "--threads".to_owned(),
                 threads.to_string(),
             ];
-            let line = v.run(&args).unwrap_or_else(|e| fail(e));
+            let line = saved.timed("scaling", round, v, &args);
             let _ = write!(
                 progress,
                 " {}x{threads} {:.3} s",
                 v.name(),
                 secs(line.workload_ns)
             );
-            saved.runs.push(SavedRun {
-                section: "scaling",
-                round,
-                line: line.clone(),
-            });
             lines[i].push(line);
         }
         eprintln!("{progress}");
@@ -580,7 +670,12 @@ fn callgrind_section(opts: &Opts, saved: &mut Saved) {
         return;
     }
     let scratch = scratch_dir();
-    let kinds = [Variant::System, Variant::Idle, Variant::Exact];
+    let kinds = [
+        Variant::System,
+        Variant::Idle,
+        Variant::Exact,
+        Variant::Sampled,
+    ];
     let workloads: [(&str, Vec<String>, &str); 2] = [
         (
             "micro",
@@ -625,6 +720,8 @@ fn callgrind_section(opts: &Opts, saved: &mut Saved) {
             saved.runs.push(SavedRun {
                 section: "callgrind",
                 round: 0,
+                others_cpu: 0.0,
+                tries: 1,
                 line: line.clone(),
             });
             if *v == Variant::Exact {

@@ -14,6 +14,8 @@ pub enum Variant {
     Idle,
     /// `bench-profiler exact`.
     Exact,
+    /// `bench-profiler sampled`.
+    Sampled,
     /// `bench-dhat`.
     Dhat,
     /// `heaptrack bench-system`, with heaptrack's data written to a scratch
@@ -31,6 +33,7 @@ impl Variant {
             Self::System => "system",
             Self::Idle => "idle",
             Self::Exact => "exact",
+            Self::Sampled => "sampled",
             Self::Dhat => "dhat",
             Self::Heaptrack { .. } => "heaptrack",
         }
@@ -42,6 +45,7 @@ impl Variant {
             Self::System => "System (glibc malloc)",
             Self::Idle => "Profiler<System>, no session",
             Self::Exact => "Profiler<System>, exact session",
+            Self::Sampled => "Profiler<System>, sampled 512 KiB",
             Self::Dhat => "dhat-rs 0.3 (dhat::Alloc)",
             Self::Heaptrack { .. } => "heaptrack on the System binary",
         }
@@ -55,6 +59,7 @@ impl Variant {
             Self::System | Self::Heaptrack { .. } => cmd.arg(bins.join("bench-system")),
             Self::Idle => cmd.arg(bins.join("bench-profiler")).arg("idle"),
             Self::Exact => cmd.arg(bins.join("bench-profiler")).arg("exact"),
+            Self::Sampled => cmd.arg(bins.join("bench-profiler")).arg("sampled"),
             Self::Dhat => cmd.arg(bins.join("bench-dhat")),
         };
         cmd.args(args);
@@ -75,10 +80,15 @@ impl Variant {
                 c.arg("exact");
                 c
             }
+            Self::Sampled => {
+                let mut c = Command::new(bins.join("bench-profiler"));
+                c.arg("sampled");
+                c
+            }
             Self::Dhat => Command::new(bins.join("bench-dhat")),
             Self::Heaptrack { scratch } => {
                 let mut c = Command::new("heaptrack");
-                c.arg("-o").arg(scratch.join("heaptrack.%p"));
+                c.arg("-o").arg(scratch.join("heaptrack-data"));
                 c.arg(bins.join("bench-system"));
                 c
             }
