@@ -43,16 +43,17 @@ fn running_out_of_bookkeeping_memory_is_counted_not_fatal() {
     let p = common::load(&path);
     let b = p.bookkeeping;
     assert!(b.untracked_blocks > 0, "{b:?}");
-    assert_eq!(
-        b.untracked_bytes,
-        b.untracked_blocks * 16,
-        "only the boxes missed"
+    // Only the 16-byte boxes missed, and perhaps the 1000-byte vector made
+    // once the table was full.
+    let boxes_only = b.untracked_blocks * 16;
+    assert!(
+        b.untracked_bytes == boxes_only || b.untracked_bytes == boxes_only - 16 + 1000,
+        "{b:?}"
     );
     // Exact counts regardless: 200k boxes, the Vec, the final Vec.
     assert_eq!(p.totals.allocations, 200_002);
     assert_eq!(p.totals.deallocations + p.untracked.deallocations, 200_001);
-    assert_eq!(
-        p.untracked.deallocations, b.untracked_blocks,
-        "their frees are untracked"
-    );
+    // Their frees are untracked (the vector's came after the session).
+    let after_missed = u64::from(b.untracked_bytes != boxes_only);
+    assert_eq!(p.untracked.deallocations, b.untracked_blocks - after_missed);
 }
