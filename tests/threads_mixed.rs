@@ -1,4 +1,4 @@
-//! 8 threads × 100k mixed operations (allocations, reallocations, frees, some
+//! 8 threads × 1M mixed operations (allocations, reallocations, frees, some
 //! of them of blocks made on other threads) while a session runs: every total
 //! is exact.
 
@@ -21,7 +21,7 @@ fn main() {
 }
 
 const THREADS: usize = 8;
-const OPS: usize = 100_000;
+const OPS: usize = 1_000_000;
 
 #[derive(Default, Clone, Copy)]
 struct Expect {
