@@ -70,7 +70,12 @@ fn children_forked_mid_allocation_allocate_and_exit_normally() {
                 })
             })
             .collect();
-        for round in 0..200 {
+        // Fewer under memcheck (scripts/memcheck.sh), where each child is slow.
+        let rounds: u32 = std::env::var("FORK_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200);
+        for round in 0..rounds {
             // SAFETY: fork has no preconditions; the child only allocates,
             // spawns a thread and exits.
             let pid = unsafe { libc::fork() };
