@@ -53,6 +53,7 @@ pub mod number;
 pub mod summary;
 pub mod testing;
 pub mod top;
+pub mod trim;
 
 pub use format::{FORMAT_NAME, FORMAT_VERSION, Profile};
 pub use load::{LoadError, parse_profile};

@@ -78,6 +78,9 @@ const PLUMBING_PATHS: &[&str] = &[
     "std::sys::pal::unix::alloc::",
     "core::alloc::",
     "alloc_profiler::",
+    "hashbrown::raw::alloc::",
+    // The unwinder's own frames, when stacks are captured with it.
+    "backtrace::",
 ];
 
 /// What kind of code a frame is.
@@ -137,6 +140,8 @@ pub fn classify_frame(frame: &Frame) -> FrameClass {
 #[must_use]
 pub fn is_plumbing(function: &str) -> bool {
     let f = function.trim();
+    // Shims may carry the compiler's `__rustc::` namespace.
+    let f = f.strip_prefix("__rustc::").unwrap_or(f);
     if [
         "__rust_alloc",
         "__rust_realloc",
