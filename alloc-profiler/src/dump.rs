@@ -68,8 +68,7 @@ fn snapshot(stop: bool) -> Snapshot {
     // Every record's lock, in pool order: no thread is inside an event's
     // bookkeeping once we hold them all.
     let records: Vec<_> = record::POOL.iter().map(|r| r.lock()).collect();
-    let now_ns =
-        crate::clock::monotonic_ns().saturating_sub(recorder::START_NS.load(Ordering::Relaxed));
+    let now_ns = crate::clock::now_ns().saturating_sub(recorder::START_NS.load(Ordering::Relaxed));
     // The heap lock guards every callsite's figures too: hold it while
     // copying them.
     let mut heap_guard = HEAP.lock();

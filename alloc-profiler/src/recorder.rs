@@ -40,7 +40,7 @@ pub static START_NS: AtomicU64 = AtomicU64::new(0);
 
 #[inline]
 fn now() -> u64 {
-    crate::clock::monotonic_ns().saturating_sub(START_NS.load(Ordering::Relaxed))
+    crate::clock::now_ns().saturating_sub(START_NS.load(Ordering::Relaxed))
 }
 
 #[inline]

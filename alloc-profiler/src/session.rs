@@ -357,8 +357,9 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
         sample_rate: config.sample_rate.unwrap_or(0),
         counters_at_start: crate::counters::read(),
     });
+    crate::clock::calibrate();
     GENERATION.fetch_add(1, Ordering::Relaxed);
-    START_NS.store(crate::clock::monotonic_ns(), Ordering::Relaxed);
+    START_NS.store(crate::clock::now_ns(), Ordering::Relaxed);
     STATE.store(ON, Ordering::Release);
     Ok(())
 }
