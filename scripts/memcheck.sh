@@ -15,7 +15,7 @@ for name in "${names[@]}"; do
   bin=$(ls -t target/debug/deps/"$name"-* 2>/dev/null | grep -v '\.d$' | head -n1)
   [[ -x $bin ]] || { echo "no binary for $name"; status=1; continue; }
   log=$(mktemp)
-  if FORK_ROUNDS=10 valgrind --tool=memcheck --error-exitcode=99 --leak-check=no --track-origins=no \
+  if FORK_ROUNDS=10 THREADS_MIXED_OPS=100000 valgrind --tool=memcheck --error-exitcode=99 --leak-check=no --track-origins=no \
       --trace-children=no "$bin" >"$log" 2>&1; then
     echo "ok       $name"
   else
