@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use crate::format::Profile;
 use crate::metric::Metric;
-use crate::names::{strip_hash, user_frame_position};
+use crate::names::{FrameCache, strip_hash};
 
 /// What [`diff`] compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,14 +219,15 @@ pub fn diff(old: &Profile, new: &Profile, options: &DiffOptions) -> Diff {
             .then(a.old_stack.cmp(&b.old_stack))
     });
     rows.truncate(options.limit.unwrap_or(usize::MAX));
+    let (mut old_names, mut new_names) = (FrameCache::new(old), FrameCache::new(new));
     for r in &mut rows {
-        let (profile, stack) = match (r.new_stack, r.old_stack) {
-            (Some(s), _) => (new, s),
-            (None, Some(s)) => (old, s),
+        let (profile, names, stack) = match (r.new_stack, r.old_stack) {
+            (Some(s), _) => (new, &mut new_names, s),
+            (None, Some(s)) => (old, &mut old_names, s),
             (None, None) => continue,
         };
         if let Some(s) = profile.stacks.get(stack as usize) {
-            r.user_frame = user_frame_position(profile, &s.frames);
+            r.user_frame = names.user_frame_position(&s.frames);
         }
     }
     Diff {

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use crate::format::Profile;
 use crate::metric::Metric;
-use crate::names::{plumbing_len, strip_hash};
+use crate::names::{FrameCache, printable, strip_hash};
 
 /// How [`folded`] weighs and labels stacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +46,8 @@ impl FoldedOptions {
 
 /// The folded stacks of `profile`, sorted by stack text, identical labels merged.
 ///
-/// A `;` inside a name (as in `[u8; 4]`) becomes `:` so it cannot split a frame.
+/// A `;` inside a name (as in `[u8; 4]`) becomes `:` so it cannot split a
+/// frame, and a control character `?` so it cannot split a line.
 ///
 /// # Examples
 /// ```
@@ -67,16 +68,18 @@ pub fn folded(profile: &Profile, options: &FoldedOptions) -> Vec<(String, u64)> 
         .frames
         .iter()
         .map(|f| {
-            let name = strip_hash(&f.function).replace(';', ":");
-            match (options.with_lines, f.file.as_deref(), f.line) {
+            let name = strip_hash(&f.function);
+            let label = match (options.with_lines, f.file.as_deref(), f.line) {
                 (true, Some(file), Some(line)) => {
                     let base = file.rsplit('/').next().unwrap_or(file);
-                    format!("{name} ({base}:{line})").replace(';', ":")
+                    format!("{name} ({base}:{line})")
                 }
-                _ => name,
-            }
+                _ => name.to_owned(),
+            };
+            printable(&label).replace(';', ":")
         })
         .collect();
+    let mut names = FrameCache::new(profile);
     let mut merged: BTreeMap<String, u64> = BTreeMap::new();
     let mut line = String::new();
     for c in &profile.callsites {
@@ -88,7 +91,7 @@ pub fn folded(profile: &Profile, options: &FoldedOptions) -> Vec<(String, u64)> 
             continue;
         };
         let trim = if options.trim_plumbing {
-            plumbing_len(profile, &stack.frames)
+            names.plumbing_len(&stack.frames)
         } else {
             0
         };

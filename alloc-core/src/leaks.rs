@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::format::Profile;
-use crate::names::user_frame_position;
+use crate::names::FrameCache;
 
 /// What [`leaks`] reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -111,6 +111,7 @@ pub fn leaks(profile: &Profile, options: &LeakOptions) -> Leaks {
     }
     groups.sort_unstable_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
     groups.truncate(options.limit.unwrap_or(usize::MAX));
+    let mut names = FrameCache::new(profile);
     out.groups = groups
         .into_iter()
         .map(|(stack, blocks, bytes)| {
@@ -120,7 +121,7 @@ pub fn leaks(profile: &Profile, options: &LeakOptions) -> Leaks {
                 .map_or(&[][..], |s| &s.frames[..]);
             LeakGroup {
                 stack,
-                user_frame: user_frame_position(profile, frames),
+                user_frame: names.user_frame_position(frames),
                 blocks,
                 bytes,
             }

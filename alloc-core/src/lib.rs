@@ -54,6 +54,7 @@ pub mod summary;
 pub mod testing;
 pub mod top;
 pub mod trim;
+mod validate;
 
 pub use format::{FORMAT_NAME, FORMAT_VERSION, Profile};
 pub use load::{LoadError, parse_profile};

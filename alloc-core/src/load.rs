@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::error::Category;
 
-use crate::format::{FORMAT_NAME, FORMAT_VERSION, Mode, Profile};
+use crate::format::{FORMAT_NAME, FORMAT_VERSION, Profile};
 
 /// Why bytes are not a usable profile. `Display` is one line without the file
 /// name; callers prefix it with the path.
@@ -32,8 +32,11 @@ pub enum LoadError {
         /// The version in the file.
         found: u64,
     },
-    /// A profile whose fields do not have the expected types.
+    /// A profile whose fields do not have the expected types (or are missing).
     Malformed {
+        /// The field at fault, as a path such as `callsites[3].bytes`, when
+        /// the fault is inside the document rather than at its top level.
+        field: Option<String>,
         /// What the JSON parser said.
         detail: String,
     },
@@ -62,7 +65,14 @@ impl fmt::Display for LoadError {
                 f,
                 "profile format_version {found} is not supported; this build reads versions 1 to {FORMAT_VERSION} (upgrade alloc-report)"
             ),
-            Self::Malformed { detail } => write!(f, "malformed profile: {detail}"),
+            Self::Malformed {
+                field: Some(field),
+                detail,
+            } => write!(f, "malformed profile: {field}: {detail}"),
+            Self::Malformed {
+                field: None,
+                detail,
+            } => write!(f, "malformed profile: {detail}"),
             Self::Inconsistent { field, problem } => {
                 write!(f, "inconsistent profile: {field}: {problem}")
             }
@@ -107,7 +117,7 @@ pub fn parse_profile(bytes: &[u8]) -> Result<Profile, LoadError> {
                 Ok(_) => LoadError::NotAProfile,
                 Err(e) if e.classify() == Category::Eof => LoadError::Truncated { line: e.line() },
                 Err(e) => LoadError::NotJson {
-                    detail: e.to_string(),
+                    detail: one_line(&e.to_string()),
                 },
             },
         );
@@ -118,7 +128,7 @@ pub fn parse_profile(bytes: &[u8]) -> Result<Profile, LoadError> {
             return Err(match e.classify() {
                 Category::Eof => LoadError::Truncated { line: e.line() },
                 Category::Syntax | Category::Io => LoadError::NotJson {
-                    detail: e.to_string(),
+                    detail: one_line(&e.to_string()),
                 },
                 Category::Data => LoadError::NotAProfile,
             });
@@ -132,134 +142,94 @@ pub fn parse_profile(bytes: &[u8]) -> Result<Profile, LoadError> {
         Some(Some(v)) => return Err(LoadError::UnsupportedVersion { found: v }),
         _ => {
             return Err(LoadError::Malformed {
-                detail: "format_version is missing or not a positive integer".into(),
+                field: Some("format_version".into()),
+                detail: "missing or not a positive integer".into(),
             });
         }
     }
-    let profile: Profile = serde_json::from_slice(bytes).map_err(|e| LoadError::Malformed {
-        detail: e.to_string(),
-    })?;
+    let profile: Profile = serde_json::from_slice(bytes).map_err(|_| malformed(bytes))?;
     validate(&profile)?;
     Ok(profile)
 }
 
-fn inconsistent(field: impl Into<String>, problem: impl Into<String>) -> LoadError {
-    LoadError::Inconsistent {
-        field: field.into(),
-        problem: problem.into(),
+/// The most characters of a parser's message kept in an error.
+const MAX_DETAIL: usize = 200;
+
+/// A parser's message made fit for one line: it may quote the profile (`unknown
+/// variant "…"`), so control characters become `?` and a long quote is cut in
+/// the middle, keeping where the fault is (`at line 1 column 2709`).
+fn one_line(detail: &str) -> String {
+    let text = crate::names::printable(detail);
+    let n = text.chars().count();
+    if n <= MAX_DETAIL {
+        return text.into_owned();
+    }
+    let head: String = text.chars().take(MAX_DETAIL * 2 / 3).collect();
+    let tail: String = text.chars().skip(n - MAX_DETAIL / 3).collect();
+    format!("{head}…{tail}")
+}
+
+/// The error of a profile that does not deserialize, with the path of the
+/// field at fault. Parsing again with `serde_path_to_error` costs nothing on
+/// the way to a good profile (only failed parses pay for it), and it tracks the
+/// path through every `Deserialize` impl, which hand-written code would have
+/// to mirror type by type.
+fn malformed(bytes: &[u8]) -> LoadError {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, Profile>(&mut de) {
+        Err(e) => {
+            let path = e.path().to_string();
+            let field = (path != ".").then_some(path);
+            LoadError::Malformed {
+                field,
+                detail: one_line(&e.into_inner().to_string()),
+            }
+        }
+        // The same bytes parsed once already failed; say so rather than panic.
+        Ok(_) => LoadError::Malformed {
+            field: None,
+            detail: "the profile could not be parsed".into(),
+        },
     }
 }
 
-/// Checks that a profile's references are in range and, for exact profiles,
-/// that its figures add up: the callsites sum to the totals and
-/// `bytes_allocated - bytes_deallocated = live_bytes + bookkeeping.untracked_bytes`.
+/// The most frames a stack may hold. The profiler keeps at most 128 return
+/// addresses per stack, and each becomes its chain of inlined frames when
+/// symbolized; 4,096 is 32 frames per address, far beyond real inlining.
+pub const MAX_STACK_FRAMES: usize = 4096;
+
+/// Checks that a profile's references are in range, that it holds nothing a
+/// writer cannot produce, and, for exact profiles, that its figures add up.
+///
+/// The rules, each reported with the path of the first field at fault:
+///
+/// * references: every frame index of `stacks[i].frames`, `callsites[i].stack`
+///   and `events.items[i].stack` in range; each stack in at most one callsite;
+///   at most [`MAX_STACK_FRAMES`] frames a stack;
+/// * values: `meta.mode.rate_bytes` above 0 when sampled; histogram buckets
+///   with `lo <= hi` and the documented bounds (power-of-two ranges for `size`
+///   and `lifetime`, single powers of two for `align`); events in time
+///   order; a timeline point's `live_bytes <= max_bytes <=
+///   totals.peak_bytes`; event sizes no allocation can exceed (`isize::MAX`),
+///   alignments that are powers of two, `old_size` on reallocations only;
+///   `events.dropped <= events.recorded` and no more items than were kept;
+///   thread ids listed once; `untracked.reallocations <=
+///   totals.reallocations`, and no untracked events in a sampled profile;
+/// * per callsite: live, peak and freed blocks at most `blocks + reallocs`,
+///   live, peak and max-live bytes at most `bytes`, `lifetime_min_ns <=
+///   lifetime_max_ns`;
+/// * exact profiles: the callsites' `blocks`, `reallocs`, `bytes`,
+///   `live_*`, `peak_*` and `freed_blocks` sum to the totals;
+///   `bytes_allocated - bytes_deallocated = live_bytes +
+///   bookkeeping.untracked_bytes`; each callsite's freed and live blocks
+///   together at most its `blocks + reallocs`, and no lifetimes without a freed
+///   block; each size bucket's bytes within its bounds times its blocks; the
+///   last timeline point equal to the live totals; and, unless
+///   `bookkeeping.internal_errors` says figures may be missing, the histograms
+///   sum to the totals and every tracked block is freed or live.
 ///
 /// # Errors
 /// [`LoadError::Inconsistent`] naming the first field at fault.
 pub fn validate(p: &Profile) -> Result<(), LoadError> {
-    let n_frames = p.frames.len();
-    for (i, s) in p.stacks.iter().enumerate() {
-        if let Some(&f) = s.frames.iter().find(|&&f| f as usize >= n_frames) {
-            return Err(inconsistent(
-                format!("stacks[{i}].frames"),
-                format!("frame index {f} out of range ({n_frames} frames)"),
-            ));
-        }
-    }
-    let n_stacks = p.stacks.len();
-    let mut sum = crate::format::Totals::default();
-    for (i, c) in p.callsites.iter().enumerate() {
-        if c.stack as usize >= n_stacks {
-            return Err(inconsistent(
-                format!("callsites[{i}].stack"),
-                format!("stack index {} out of range ({n_stacks} stacks)", c.stack),
-            ));
-        }
-        let events = c.blocks.saturating_add(c.reallocs);
-        for (name, value) in [
-            ("live_blocks", c.live_blocks),
-            ("peak_blocks", c.peak_blocks),
-            ("freed_blocks", c.freed_blocks),
-        ] {
-            if value > events {
-                return Err(inconsistent(
-                    format!("callsites[{i}].{name}"),
-                    format!("{value} exceeds blocks + reallocs ({events})"),
-                ));
-            }
-        }
-        for (name, value) in [
-            ("live_bytes", c.live_bytes),
-            ("peak_bytes", c.peak_bytes),
-            ("max_live_bytes", c.max_live_bytes),
-        ] {
-            if value > c.bytes {
-                return Err(inconsistent(
-                    format!("callsites[{i}].{name}"),
-                    format!("{value} exceeds the callsite's bytes ({})", c.bytes),
-                ));
-            }
-        }
-        if c.freed_blocks > 0 && c.lifetime_min_ns > c.lifetime_max_ns {
-            return Err(inconsistent(
-                format!("callsites[{i}].lifetime_min_ns"),
-                "greater than lifetime_max_ns",
-            ));
-        }
-        sum.allocations = sum.allocations.saturating_add(c.blocks);
-        sum.reallocations = sum.reallocations.saturating_add(c.reallocs);
-        sum.bytes_allocated = sum.bytes_allocated.saturating_add(c.bytes);
-        sum.live_blocks = sum.live_blocks.saturating_add(c.live_blocks);
-        sum.live_bytes = sum.live_bytes.saturating_add(c.live_bytes);
-        sum.peak_blocks = sum.peak_blocks.saturating_add(c.peak_blocks);
-        sum.peak_bytes = sum.peak_bytes.saturating_add(c.peak_bytes);
-    }
-    for (i, e) in p.events.items.iter().enumerate() {
-        if let Some(s) = e.stack
-            && s as usize >= n_stacks
-        {
-            return Err(inconsistent(
-                format!("events.items[{i}].stack"),
-                format!("stack index {s} out of range ({n_stacks} stacks)"),
-            ));
-        }
-    }
-    let t = &p.totals;
-    if t.live_bytes > t.peak_bytes {
-        return Err(inconsistent(
-            "totals.live_bytes",
-            format!("{} exceeds peak_bytes {}", t.live_bytes, t.peak_bytes),
-        ));
-    }
-    if p.meta.mode != Mode::Exact {
-        return Ok(());
-    }
-    let checks = [
-        ("allocations", t.allocations, sum.allocations),
-        ("reallocations", t.reallocations, sum.reallocations),
-        ("bytes_allocated", t.bytes_allocated, sum.bytes_allocated),
-        ("live_blocks", t.live_blocks, sum.live_blocks),
-        ("live_bytes", t.live_bytes, sum.live_bytes),
-        ("peak_blocks", t.peak_blocks, sum.peak_blocks),
-        ("peak_bytes", t.peak_bytes, sum.peak_bytes),
-    ];
-    for (name, total, of_callsites) in checks {
-        if total != of_callsites {
-            return Err(inconsistent(
-                format!("totals.{name}"),
-                format!("{total} but the callsites add up to {of_callsites}"),
-            ));
-        }
-    }
-    let net = i128::from(t.bytes_allocated) - i128::from(t.bytes_deallocated);
-    let expected = i128::from(t.live_bytes) + i128::from(p.bookkeeping.untracked_bytes);
-    if net != expected {
-        return Err(inconsistent(
-            "totals.bytes_deallocated",
-            format!(
-                "bytes_allocated - bytes_deallocated = {net}, but live_bytes + untracked bytes = {expected}"
-            ),
-        ));
-    }
-    Ok(())
+    crate::validate::profile(p)
 }

@@ -113,7 +113,7 @@ pub fn classify(function: &str, file: Option<&str>) -> FrameClass {
     if file.is_some_and(|p| p.starts_with("/rustc/")) {
         return FrameClass::Library;
     }
-    if is_library_path(f) {
+    if is_library_path(f, 0) {
         FrameClass::Library
     } else {
         FrameClass::User
@@ -196,21 +196,87 @@ pub fn plumbing_len(profile: &Profile, stack: &[u32]) -> usize {
     n.min(stack.len().saturating_sub(1))
 }
 
-fn is_library_path(f: &str) -> bool {
+/// How deep qualified paths (`<<A as B>::C as D>`) are followed; real names
+/// nest a few levels, and a bound keeps a hostile name from overflowing the
+/// stack or taking quadratic time.
+const MAX_NESTING: usize = 16;
+
+/// [`user_frame_position`] and [`plumbing_len`] for many stacks of one
+/// profile, classifying each frame once: stacks share frames, so classifying
+/// per stack would cost the length of every stack written out in full.
+#[derive(Debug, Clone)]
+pub struct FrameCache<'p> {
+    profile: &'p Profile,
+    user: Vec<Option<bool>>,
+    plumbing: Vec<Option<bool>>,
+}
+
+impl<'p> FrameCache<'p> {
+    /// An empty cache for the frames of `profile`.
+    #[must_use]
+    pub fn new(profile: &'p Profile) -> Self {
+        Self {
+            profile,
+            user: vec![None; profile.frames.len()],
+            plumbing: vec![None; profile.frames.len()],
+        }
+    }
+
+    /// [`user_frame_position`], with each frame classified once.
+    pub fn user_frame_position(&mut self, stack: &[u32]) -> usize {
+        let (frames, user) = (&self.profile.frames, &mut self.user);
+        stack
+            .iter()
+            .position(|&f| {
+                let Some(slot) = user.get_mut(f as usize) else {
+                    return false;
+                };
+                *slot.get_or_insert_with(|| {
+                    frames
+                        .get(f as usize)
+                        .is_some_and(|fr| classify_frame(fr) == FrameClass::User)
+                })
+            })
+            .unwrap_or(0)
+    }
+
+    /// [`plumbing_len`], with each frame classified once.
+    pub fn plumbing_len(&mut self, stack: &[u32]) -> usize {
+        let (frames, plumbing) = (&self.profile.frames, &mut self.plumbing);
+        let n = stack
+            .iter()
+            .take_while(|&&f| {
+                let Some(slot) = plumbing.get_mut(f as usize) else {
+                    return false;
+                };
+                *slot.get_or_insert_with(|| {
+                    frames
+                        .get(f as usize)
+                        .is_some_and(|fr| is_plumbing(&fr.function))
+                })
+            })
+            .count();
+        n.min(stack.len().saturating_sub(1))
+    }
+}
+
+fn is_library_path(f: &str, depth: usize) -> bool {
     if is_runtime_symbol(f) {
         return true;
     }
-    if let Some((self_ty, trait_path, _)) = split_qualified(f) {
+    if depth < MAX_NESTING
+        && let Some((self_ty, trait_path, _)) = split_qualified(f)
+    {
         let self_ty = strip_sigils(self_ty);
         let self_class = if is_primitive_or_param(self_ty) {
             None
         } else {
-            Some(is_library_path(self_ty))
+            Some(is_library_path(self_ty, depth + 1))
         };
         return match trait_path {
             // `<[T]>::to_vec`, `<str>::to_owned`: inherent impls on primitives live in std.
             None => self_class.unwrap_or(true),
-            Some(t) => is_library_path(strip_sigils(t)) && self_class.unwrap_or(true),
+            Some(t) => is_library_path(strip_sigils(t), depth + 1) && self_class.unwrap_or(true),
         };
     }
     let first = split_path(f).into_iter().next().unwrap_or(f);
@@ -280,17 +346,41 @@ fn matching_close(s: &str, open: usize) -> Option<usize> {
     None
 }
 
+/// Every `<` of `s` that is closed, with the index of the `>` closing it (as
+/// [`matching_close`] finds it), in order of the `<`: one pass, where calling
+/// [`matching_close`] for each `<` would be quadratic on unbalanced names.
+fn matching_closes(s: &str) -> Vec<(usize, usize)> {
+    let bytes = s.as_bytes();
+    let mut open = Vec::new();
+    let mut pairs = Vec::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'<' => open.push(i),
+            b'>' if i > 0 && bytes[i - 1] == b'-' => {}
+            b'>' => {
+                if let Some(o) = open.pop() {
+                    pairs.push((o, i));
+                }
+            }
+            _ => {}
+        }
+    }
+    pairs.sort_unstable();
+    pairs
+}
+
 /// Byte index of `needle` in `s` outside any `<…>`, `(…)` or `[…]`.
 fn find_top_level(s: &str, needle: &str) -> Option<usize> {
     let bytes = s.as_bytes();
-    let mut depth = 0i32;
+    let mut depth = 0isize;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'<' | b'(' | b'[' => depth += 1,
             b'>' if i > 0 && bytes[i - 1] == b'-' => {}
             b'>' | b')' | b']' => depth -= 1,
-            _ if depth == 0 && s[i..].starts_with(needle) => return Some(i),
+            // Bytes, not `&s[i..]`: `i` may be inside a multi-byte character.
+            _ if depth == 0 && bytes[i..].starts_with(needle.as_bytes()) => return Some(i),
             _ => {}
         }
         i += 1;
@@ -302,7 +392,7 @@ fn find_top_level(s: &str, needle: &str) -> Option<usize> {
 fn split_path(s: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let bytes = s.as_bytes();
-    let mut depth = 0i32;
+    let mut depth = 0isize;
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -353,12 +443,15 @@ pub fn strip_hash(name: &str) -> &str {
 pub fn fold_generics(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let bytes = name.as_bytes();
+    let closes = matching_closes(name);
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
         if b == b'<'
             && opens_generics(name, i)
-            && let Some(close) = matching_close(name, i)
+            && let Some(&(_, close)) = closes
+                .get(closes.partition_point(|&(open, _)| open < i))
+                .filter(|&&(open, _)| open == i)
         {
             out.push_str("<…>");
             i = close + 1;
@@ -385,6 +478,27 @@ fn opens_generics(name: &str, i: usize) -> bool {
     before.ends_with("::") && !name[i + 1..].starts_with("impl ")
 }
 
+/// `s` with every control character (newlines, tabs, the escape that starts a
+/// terminal control sequence) replaced by `?`: names and paths come from the
+/// profile, and must neither break a line of a report nor drive the terminal.
+///
+/// ```
+/// use alloc_core::names::printable;
+/// assert_eq!(printable("demo::f"), "demo::f");
+/// assert_eq!(printable("a\nb\u{1b}[31m"), "a?b?[31m");
+/// ```
+#[must_use]
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
 /// The display width of `s` in terminal columns (one per character).
 #[must_use]
 pub fn width(s: &str) -> usize {
@@ -395,6 +509,7 @@ pub fn width(s: &str) -> usize {
 /// generic arguments folded, then leading module segments dropped (keeping at
 /// least `Type::method`), then qualified paths reduced to their last segments.
 /// Only a single identifier longer than `max` is ever cut, with a leading `…`.
+/// Control characters become `?` ([`printable`]).
 ///
 /// ```
 /// use alloc_core::names::shorten;
@@ -405,33 +520,44 @@ pub fn width(s: &str) -> usize {
 /// ```
 #[must_use]
 pub fn shorten(name: &str, max: usize) -> String {
+    let name = printable(name);
     let folded = fold_generics(strip_hash(name.trim()));
     if width(&folded) <= max {
         return folded;
     }
     let segments = split_path(&folded);
     // Drop leading module segments while at least two remain.
-    for k in 1..segments.len().saturating_sub(1) {
-        let candidate = segments[k..].join("::");
-        if width(&candidate) <= max {
-            return candidate;
-        }
+    let widths: Vec<usize> = segments.iter().map(|s| width(s)).collect();
+    if let Some(k) = first_fitting_suffix(&widths, 2, max).filter(|&k| k >= 1) {
+        return segments[k..].join("::");
     }
     // Reduce qualified paths to their last segments, then drop again.
-    let simple: Vec<String> = segments.iter().map(|s| simplify_qualified(s)).collect();
-    for k in 0..simple.len() {
-        let candidate = simple[k..].join("::");
-        if width(&candidate) <= max {
-            return candidate;
-        }
+    let simple: Vec<String> = segments.iter().map(|s| simplify_qualified(s, 0)).collect();
+    let widths: Vec<usize> = simple.iter().map(|s| width(s)).collect();
+    if let Some(k) = first_fitting_suffix(&widths, 1, max) {
+        return simple[k..].join("::");
     }
     cut_left(simple.last().map_or("", String::as_str), max)
 }
 
-/// `<a::b::A<…> as c::d::B>` becomes `<A<…> as B>`; other segments are returned as they are.
-fn simplify_qualified(segment: &str) -> String {
-    let Some(close) = segment
-        .starts_with('<')
+/// The first `k` such that the parts from `k` on, joined by a two-column
+/// separator, fit in `max` columns while at least `keep` parts remain (or the
+/// last part alone when there are fewer). Linear: suffix widths are summed
+/// from the end rather than joined for every `k`.
+fn first_fitting_suffix(widths: &[usize], keep: usize, max: usize) -> Option<usize> {
+    let last = widths.len().saturating_sub(keep.max(1));
+    let mut suffix = vec![0usize; widths.len() + 1];
+    for k in (0..widths.len()).rev() {
+        let sep = if k + 1 < widths.len() { 2 } else { 0 };
+        suffix[k] = suffix[k + 1].saturating_add(widths[k]).saturating_add(sep);
+    }
+    (0..=last).find(|&k| k < widths.len() && suffix[k] <= max)
+}
+
+/// `<a::b::A<…> as c::d::B>` becomes `<A<…> as B>`; other segments are
+/// returned as they are, as are those nested deeper than [`MAX_NESTING`].
+fn simplify_qualified(segment: &str, depth: usize) -> String {
+    let Some(close) = (depth < MAX_NESTING && segment.starts_with('<'))
         .then(|| matching_close(segment, 0))
         .flatten()
     else {
@@ -442,7 +568,7 @@ fn simplify_qualified(segment: &str) -> String {
         let stripped = strip_sigils(ty);
         let sigils = &ty[..ty.len() - stripped.len()];
         let tail = split_path(stripped).last().copied().unwrap_or(stripped);
-        format!("{sigils}{}", simplify_qualified(tail))
+        format!("{sigils}{}", simplify_qualified(tail, depth + 1))
     };
     let body = match find_top_level(inner, " as ") {
         Some(i) => format!("{} as {}", last(&inner[..i]), last(&inner[i + 4..])),
@@ -468,6 +594,7 @@ fn cut_left(s: &str, max: usize) -> String {
 
 /// A source path shortened to at most `max` columns by dropping leading
 /// directories (`…/src/main.rs`); only a file name longer than `max` is cut.
+/// Control characters become `?` ([`printable`]).
 ///
 /// ```
 /// use alloc_core::names::shorten_path;
@@ -477,15 +604,25 @@ fn cut_left(s: &str, max: usize) -> String {
 /// ```
 #[must_use]
 pub fn shorten_path(path: &str, max: usize) -> String {
+    let path = &*printable(path);
     if width(path) <= max {
         return path.to_owned();
     }
     let parts: Vec<&str> = path.split('/').collect();
-    for k in 1..parts.len() {
-        let candidate = format!("…/{}", parts[k..].join("/"));
-        if width(&candidate) <= max {
-            return candidate;
+    // `…/` and the parts from `k` on, joined by `/`: find the first that fits
+    // by summing widths from the end (joining for every `k` is quadratic).
+    let mut fits = None;
+    let mut tail = 1; // the `…`
+    for k in (1..parts.len()).rev() {
+        tail += width(parts[k]) + 1;
+        if tail <= max {
+            fits = Some(k);
+        } else {
+            break;
         }
+    }
+    if let Some(k) = fits {
+        return format!("…/{}", parts[k..].join("/"));
     }
     cut_left(parts.last().copied().unwrap_or(path), max)
 }
@@ -677,6 +814,31 @@ mod tests {
         assert_eq!(shorten(long, 20), "{{closure}}");
         assert_eq!(shorten("a::averyveryverylongidentifier", 10), "…dentifier");
         assert_eq!(shorten("x::h0123456789abcdef", 80), "x");
+    }
+
+    #[test]
+    fn multi_byte_characters_beside_qualified_paths_do_not_panic() {
+        // Found by the property test: `find_top_level` sliced `&s[i..]` at
+        // every byte, inside `é` here, and panicked.
+        assert_eq!(classify("<é::A as x::B>::f", None), FrameClass::User);
+        assert!(!is_plumbing("<é as ü>::f"));
+        assert_eq!(shorten("<é::ü::A as x::y::B>::f", 12), "<A as B>::f");
+    }
+
+    #[test]
+    fn hostile_names_take_linear_time_and_little_stack() {
+        // Deep qualified paths once recursed per level and quadratic scans:
+        // these took minutes or overflowed the stack.
+        let n = 20_000;
+        let deep = "<".repeat(n) + "a::b" + &" as c::d>::e".repeat(n);
+        let _ = classify(&deep, None);
+        let _ = is_plumbing(&deep);
+        assert!(width(&shorten(&deep, 40)) <= 40);
+        let unbalanced = "a<".repeat(n);
+        assert_eq!(fold_generics(&unbalanced), unbalanced);
+        assert!(width(&shorten(&"a::".repeat(n), 40)) <= 40);
+        assert!(width(&shorten_path(&"a/".repeat(n), 40)) <= 40);
+        assert_eq!(printable("a\nb"), "a?b");
     }
 
     #[test]

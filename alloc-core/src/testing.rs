@@ -11,6 +11,7 @@
 //!     c.live_bytes = 32;
 //!     c.peak_blocks = 2;
 //!     c.peak_bytes = 64;
+//!     c.freed_blocks = 2;
 //! });
 //! let p = b.build();
 //! assert_eq!(p.totals.bytes_allocated, 96);
@@ -23,9 +24,15 @@ use crate::format::{
     Bookkeeping, Bucket, Callsite, Capture, Events, FORMAT_NAME, FORMAT_VERSION, Frame, Histograms,
     Meta, Mode, Profile, Stack, Totals, Untracked,
 };
+use crate::histogram::{
+    ALIGN_BUCKETS, Bucketing, LOG2_BUCKETS, align_bucket, buckets_from_counts, log2_bucket,
+};
 
 /// Builds a [`Profile`] callsite by callsite; [`ProfileBuilder::build`] fills the
-/// totals from the callsites so the result passes [`crate::load::validate`].
+/// totals (and, unless they were set, the histograms) from the callsites, so the
+/// result passes [`crate::load::validate`] when each callsite's figures are
+/// possible: every block freed or live (`freed_blocks + live_blocks = blocks`
+/// when there are no reallocations), each stack used by one callsite.
 #[derive(Debug, Clone)]
 pub struct ProfileBuilder {
     profile: Profile,
@@ -145,8 +152,12 @@ impl ProfileBuilder {
         &mut self.profile
     }
 
-    /// The finished profile, with totals summed from the callsites: every block
-    /// not live at the end counts as freed.
+    /// The finished profile, with totals summed from the callsites
+    /// (`deallocations` from their `freed_blocks`). When no histogram was set,
+    /// they are made from the callsites too: each callsite's blocks and
+    /// reallocations at its mean size (split between two neighbouring sizes so
+    /// the bytes add up exactly), alignment 8, and its freed blocks at their
+    /// mean lifetime.
     #[must_use]
     pub fn build(&self) -> Profile {
         let mut p = self.profile.clone();
@@ -170,6 +181,45 @@ impl ProfileBuilder {
                 .untracked_bytes
                 .min(t.bytes_allocated - t.live_bytes);
         p.totals = t;
+        let h = &p.histograms;
+        if h.size.is_empty() && h.align.is_empty() && h.lifetime.is_empty() {
+            p.histograms = histograms_of(&p.callsites);
+        }
         p
+    }
+}
+
+/// Histograms that add up to `callsites` (see [`ProfileBuilder::build`]).
+fn histograms_of(callsites: &[Callsite]) -> Histograms {
+    let mut size_blocks = [0u64; LOG2_BUCKETS];
+    let mut size_bytes = [0u64; LOG2_BUCKETS];
+    let mut life_blocks = [0u64; LOG2_BUCKETS];
+    let life_bytes = [0u64; LOG2_BUCKETS];
+    let (mut all_blocks, mut all_bytes) = (0u64, 0u64);
+    for c in callsites {
+        let n = c.blocks + c.reallocs;
+        if let (Some(mean), Some(r)) = (c.bytes.checked_div(n), c.bytes.checked_rem(n)) {
+            // `n - r` blocks of `mean` bytes and `r` of `mean + 1`.
+            for (count, size) in [(n - r, mean), (r, mean + 1)] {
+                if count > 0 {
+                    size_blocks[log2_bucket(size)] += count;
+                    size_bytes[log2_bucket(size)] += count * size;
+                }
+            }
+        }
+        all_blocks += n;
+        all_bytes += c.bytes;
+        if c.freed_blocks > 0 {
+            life_blocks[log2_bucket(c.lifetime_total_ns / c.freed_blocks)] += c.freed_blocks;
+        }
+    }
+    let mut align_blocks = [0u64; ALIGN_BUCKETS];
+    let mut align_bytes = [0u64; ALIGN_BUCKETS];
+    align_blocks[align_bucket(8)] = all_blocks;
+    align_bytes[align_bucket(8)] = all_bytes;
+    Histograms {
+        size: buckets_from_counts(Bucketing::Log2, &size_blocks, &size_bytes),
+        align: buckets_from_counts(Bucketing::Align, &align_blocks, &align_bytes),
+        lifetime: buckets_from_counts(Bucketing::Log2, &life_blocks, &life_bytes),
     }
 }

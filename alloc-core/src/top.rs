@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use crate::format::Profile;
 use crate::metric::Metric;
-use crate::names::user_frame_position;
+use crate::names::FrameCache;
 
 /// Defaults of [`TopOptions`].
 pub mod defaults {
@@ -45,7 +45,8 @@ pub struct TopRow {
     /// Index into [`Profile::callsites`].
     pub callsite: usize,
     /// Position in the callsite's stack (innermost first) of the frame it is
-    /// named by: the first frame of the user's code ([`user_frame_position`]).
+    /// named by: the first frame of the user's code
+    /// ([`crate::names::user_frame_position`]).
     pub user_frame: usize,
     /// The ranked figure.
     pub value: u64,
@@ -115,6 +116,7 @@ pub fn top(profile: &Profile, options: &TopOptions) -> Top {
         candidates.truncate(limit);
     }
     candidates.sort_unstable_by(cmp);
+    let mut names = FrameCache::new(profile);
     let rows = candidates
         .into_iter()
         .map(|i| {
@@ -125,7 +127,7 @@ pub fn top(profile: &Profile, options: &TopOptions) -> Top {
                 .map_or(&[][..], |s| &s.frames[..]);
             TopRow {
                 callsite: i,
-                user_frame: user_frame_position(profile, stack),
+                user_frame: names.user_frame_position(stack),
                 value: by.of(c),
                 share: crate::number::fraction(by.of(c), whole),
             }

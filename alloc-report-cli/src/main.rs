@@ -111,7 +111,8 @@ fn color_enabled(job: &Job) -> bool {
     }
 }
 
-/// `COLUMNS` when standard output is a terminal that says its width; else 80.
+/// `COLUMNS` when standard output is a terminal that says its width (at most
+/// [`render::defaults::MAX_WIDTH`]); else 80.
 fn text_width() -> usize {
     if !io::stdout().is_terminal() {
         return render::defaults::WIDTH;
@@ -119,7 +120,9 @@ fn text_width() -> usize {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok())
-        .unwrap_or(render::defaults::WIDTH)
+        .map_or(render::defaults::WIDTH, |w| {
+            w.min(render::defaults::MAX_WIDTH)
+        })
 }
 
 /// Opens the destination, writes with `f`, and commits it.

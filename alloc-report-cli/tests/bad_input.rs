@@ -235,3 +235,41 @@ fn an_svg_of_nothing_is_an_error_but_folded_is_empty() {
         .success()
         .stdout("");
 }
+
+#[test]
+fn lying_profiles_name_the_field() {
+    let dir = scratch();
+    let mut p = demo();
+    p.callsites[3].stack = 9;
+    write(dir.path(), "stack.json", &serde_json::to_vec(&p).unwrap());
+    each_fails(
+        dir.path(),
+        "stack.json",
+        "inconsistent profile: callsites[3].stack: stack index 9 out of range (5 stacks)",
+    );
+    let mut p = demo();
+    p.histograms.size[2].lo = 600;
+    write(dir.path(), "bucket.json", &serde_json::to_vec(&p).unwrap());
+    each_fails(
+        dir.path(),
+        "bucket.json",
+        "inconsistent profile: histograms.size[2]: lo 600 is greater than hi 511",
+    );
+    let mut v = serde_json::to_value(demo()).unwrap();
+    v["callsites"][0]["bytes"] = (-5).into();
+    write(dir.path(), "negative.json", &serde_json::to_vec(&v).unwrap());
+    each_fails(
+        dir.path(),
+        "negative.json",
+        "malformed profile: callsites[0].bytes: invalid value: integer `-5`, expected u64",
+    );
+    // A quoted value cannot break the line or reach the terminal.
+    let mut v = serde_json::to_value(demo()).unwrap();
+    v["meta"]["mode"]["kind"] = "exact\n\u{1b}[2J".into();
+    write(dir.path(), "escape.json", &serde_json::to_vec(&v).unwrap());
+    each_fails(
+        dir.path(),
+        "escape.json",
+        "malformed profile: meta.mode.kind: unknown variant `exact??[2J`",
+    );
+}

@@ -66,6 +66,7 @@ fn a_clean_profile_passes() {
     let dir = scratch();
     let mut p = demo();
     for c in &mut p.callsites {
+        c.freed_blocks += c.live_blocks;
         c.live_blocks = 0;
         c.live_bytes = 0;
     }

@@ -55,7 +55,7 @@ pub fn render(
             bytes(rate_bytes)
         ));
     }
-    options.subtitle = Some(subtitle);
+    options.subtitle = Some(alloc_core::names::printable(&subtitle).into_owned());
     options.count_name = if metric.is_bytes() { "bytes" } else { "blocks" }.to_owned();
     options.name_type = "Function:".to_owned();
     options.colors = Palette::Basic(BasicPalette::Mem);

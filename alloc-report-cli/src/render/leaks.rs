@@ -1,6 +1,7 @@
 //! `alloc-report leaks` as text: each leaking callsite with its full stack, in
 //! the layout of a Rust backtrace.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use alloc_core::Profile;
@@ -61,6 +62,9 @@ pub fn render(
             ))
         )?;
     }
+    // Stacks share frames: shorten each frame once per width, not once per
+    // stack holding it (which costs every stack written out in full).
+    let mut labels: HashMap<(u32, usize), (String, Option<String>)> = HashMap::new();
     for (i, g) in leaks.groups.iter().enumerate() {
         writeln!(w)?;
         writeln!(
@@ -85,19 +89,23 @@ pub fn render(
                 continue;
             };
             let marker = if pos == g.user_frame { ">" } else { " " };
-            let name = shorten(&frame.function, name_room);
-            let name = if pos == g.user_frame {
-                st.bold(&name)
+            let (name, loc) = labels.entry((f, name_room)).or_insert_with(|| {
+                (
+                    shorten(&frame.function, name_room),
+                    location(frame).map(|loc| shorten_path(&loc, at_room)),
+                )
+            });
+            if pos == g.user_frame {
+                writeln!(w, "{marker}{pos:>number_width$}: {}", st.bold(name))?;
             } else {
-                name
-            };
-            writeln!(w, "{marker}{pos:>number_width$}: {name}")?;
-            if let Some(loc) = location(frame) {
+                writeln!(w, "{marker}{pos:>number_width$}: {name}")?;
+            }
+            if let Some(loc) = loc {
                 writeln!(
                     w,
                     "{:width$}at {}",
                     "",
-                    st.dim(&shorten_path(&loc, at_room)),
+                    st.dim(loc),
                     width = number_width + 8
                 )?;
             }

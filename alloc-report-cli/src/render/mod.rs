@@ -22,6 +22,9 @@ pub mod defaults {
     pub const WIDTH: usize = 80;
     /// The narrowest layout supported.
     pub const MIN_WIDTH: usize = 70;
+    /// The widest layout: wider terminals get this many columns (a bar chart
+    /// scaled to an absurd `COLUMNS` would be absurd too).
+    pub const MAX_WIDTH: usize = 1000;
 }
 
 /// How text is laid out.
@@ -45,12 +48,12 @@ impl Default for TextOptions {
 
 impl TextOptions {
     /// Options with colour `color` and `width` columns (at least
-    /// [`defaults::MIN_WIDTH`]).
+    /// [`defaults::MIN_WIDTH`], at most [`defaults::MAX_WIDTH`]).
     #[must_use]
     pub fn new(color: bool, width: usize) -> Self {
         Self {
             color,
-            width: width.max(defaults::MIN_WIDTH),
+            width: width.clamp(defaults::MIN_WIDTH, defaults::MAX_WIDTH),
         }
     }
 

@@ -86,7 +86,8 @@ pub fn demo() -> Profile {
             c.reallocs = 300;
             c.peak_blocks = 10;
             c.peak_bytes = 600_000;
-            c.freed_blocks = 12_300;
+            // Reallocations move blocks, they do not make new ones to free.
+            c.freed_blocks = 12_000;
             c.lifetime_total_ns = 9_000_000;
             c.lifetime_min_ns = 400;
             c.lifetime_max_ns = 90_000;
@@ -180,22 +181,24 @@ pub fn demo() -> Profile {
             c.freed_blocks = 500;
         },
     );
+    // Blocks handed out (allocations and reallocations) by size and alignment,
+    // adding up to the callsites as `alloc_core::load::validate` checks.
     b.histograms(
         &[
             bucket(8, 15, 100, 1_200),
-            bucket(64, 127, 11_900, 3_498_800),
             bucket(128, 255, 500, 64_000),
+            bucket(256, 511, 12_200, 3_498_800),
             bucket(4096, 8191, 3, 12_288),
             bucket(16_384, 32_767, 40, 1_048_576),
         ],
         &[
-            bucket(8, 8, 12_500, 3_564_000),
+            bucket(8, 8, 12_800, 3_564_000),
             bucket(16, 16, 41, 1_052_672),
             bucket(4096, 4096, 2, 8192),
         ],
         &[
             bucket(256, 511, 200, 20_000),
-            bucket(512, 1023, 10_000, 2_900_000),
+            bucket(512, 1023, 9_700, 2_900_000),
             bucket(65_536, 131_071, 2_600, 600_000),
             bucket(1_048_576, 2_097_151, 40, 1_000_000),
         ],
@@ -226,7 +229,7 @@ pub fn demo_after() -> Profile {
     let mut p = demo();
     p.callsites[0].bytes = 4_200_000;
     p.callsites[0].blocks = 14_000;
-    p.callsites[0].freed_blocks = 14_300;
+    p.callsites[0].freed_blocks = 14_000;
     p.callsites[2].live_blocks = 0;
     p.callsites[2].live_bytes = 0;
     p.callsites[2].freed_blocks = 1;
@@ -239,8 +242,11 @@ pub fn demo_after() -> Profile {
     retotal(p)
 }
 
-/// Recomputes the totals of `p` from its callsites, as the builder does.
+/// Recomputes the totals of `p` from its callsites, as the builder does, and
+/// moves any change in blocks or bytes into the fullest bucket of each
+/// histogram, so that the profile still adds up.
 pub fn retotal(mut p: Profile) -> Profile {
+    let before = p.totals;
     let t = &mut p.totals;
     t.allocations = p.callsites.iter().map(|c| c.blocks).sum();
     t.reallocations = p.callsites.iter().map(|c| c.reallocs).sum();
@@ -251,7 +257,29 @@ pub fn retotal(mut p: Profile) -> Profile {
     t.peak_bytes = p.callsites.iter().map(|c| c.peak_bytes).sum();
     t.deallocations = p.callsites.iter().map(|c| c.freed_blocks).sum();
     t.bytes_deallocated = t.bytes_allocated - t.live_bytes;
+    let after = *t;
+    let handed_out = |t: &alloc_core::format::Totals| t.allocations + t.reallocations;
+    let h = &mut p.histograms;
+    for list in [&mut h.size, &mut h.align] {
+        adjust_fullest(
+            list,
+            handed_out(&after) as i128 - handed_out(&before) as i128,
+            i128::from(after.bytes_allocated) - i128::from(before.bytes_allocated),
+        );
+    }
+    adjust_fullest(
+        &mut h.lifetime,
+        i128::from(after.deallocations) - i128::from(before.deallocations),
+        0,
+    );
     p
+}
+
+fn adjust_fullest(list: &mut [Bucket], blocks: i128, bytes: i128) {
+    if let Some(b) = list.iter_mut().max_by_key(|b| b.blocks) {
+        b.blocks = u64::try_from(i128::from(b.blocks) + blocks).unwrap();
+        b.bytes = u64::try_from(i128::from(b.bytes) + bytes).unwrap();
+    }
 }
 
 /// Compares `actual` with `tests/golden/<name>`; with `ALLOC_REPORT_BLESS=1`
