@@ -2,8 +2,9 @@
 //! counter where the kernel itself trusts it as its clock source (invariant
 //! TSC): reading it costs about half of a `clock_gettime` call, and an exact
 //! session reads the clock on every event. Ticks are turned into nanoseconds
-//! with a factor calibrated against the monotonic clock when a session starts
-//! and refined at doubling intervals. Elsewhere, `clock_gettime` it is.
+//! with a factor calibrated against the monotonic clock for 1 ms when a
+//! session starts (relative error about 1e-5); the factor then stays fixed,
+//! so time never jumps. Elsewhere, `clock_gettime` it is.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -38,7 +39,6 @@ static T0_TICKS: AtomicU64 = AtomicU64::new(0);
 static T0_NS: AtomicU64 = AtomicU64::new(0);
 /// Nanoseconds per tick, 32.32 fixed point.
 static MULT: AtomicU64 = AtomicU64::new(0);
-static NEXT_REFINE: AtomicU64 = AtomicU64::new(u64::MAX);
 
 #[cfg(target_arch = "x86_64")]
 #[inline]
@@ -83,29 +83,11 @@ pub fn calibrate() {
     T0_TICKS.store(t0, Ordering::Relaxed);
     T0_NS.store(n0, Ordering::Relaxed);
     MULT.store(mult(t1 - t0, n1 - n0), Ordering::Relaxed);
-    NEXT_REFINE.store(
-        t1.saturating_add((t1 - t0).saturating_mul(64)),
-        Ordering::Relaxed,
-    );
     USE_TSC.store(true, Ordering::Release);
 }
 
 fn mult(ticks: u64, ns: u64) -> u64 {
     ((u128::from(ns) << 32) / u128::from(ticks.max(1))) as u64
-}
-
-#[cold]
-fn refine(t: u64) {
-    let (t0, n0) = (
-        T0_TICKS.load(Ordering::Relaxed),
-        T0_NS.load(Ordering::Relaxed),
-    );
-    let n = monotonic_ns();
-    if t > t0 && n > n0 {
-        MULT.store(mult(t - t0, n - n0), Ordering::Relaxed);
-    }
-    // Refine again when the session is twice as old.
-    NEXT_REFINE.store(t.saturating_add(t.saturating_sub(t0)), Ordering::Relaxed);
 }
 
 /// Monotonic nanoseconds (same origin as [`monotonic_ns`]), from the TSC
@@ -116,9 +98,6 @@ pub fn now_ns() -> u64 {
         return monotonic_ns();
     }
     let t = ticks();
-    if t >= NEXT_REFINE.load(Ordering::Relaxed) {
-        refine(t);
-    }
     let elapsed = t.saturating_sub(T0_TICKS.load(Ordering::Relaxed));
     let ns = (u128::from(elapsed) * u128::from(MULT.load(Ordering::Relaxed))) >> 32;
     T0_NS.load(Ordering::Relaxed).wrapping_add(ns as u64)

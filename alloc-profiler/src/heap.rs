@@ -150,7 +150,14 @@ impl Heap {
 
     /// The series so far, plus a final point at `now_ns`.
     pub fn series(&self, now_ns: u64) -> impl Iterator<Item = Point> + '_ {
-        let tail = (self.since_point > 0 || self.series_len == 0).then_some(Point {
+        // A last point whenever the series does not already end at the
+        // present figures (events since the last point, or a block moved to
+        // the untracked count without an event).
+        let stale = self
+            .series
+            .get(self.series_len.wrapping_sub(1))
+            .is_none_or(|p| (p.live_bytes, p.live_blocks) != (self.live_bytes, self.live_blocks));
+        let tail = (self.since_point > 0 || stale).then_some(Point {
             t_ns: now_ns,
             live_bytes: self.live_bytes,
             live_blocks: self.live_blocks,

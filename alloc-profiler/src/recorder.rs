@@ -104,13 +104,31 @@ fn generation() -> u32 {
     GENERATION.load(Ordering::Relaxed)
 }
 
-/// Captures the calling stack and interns it.
-#[inline]
-fn callsite(ts: &ThreadState, generation: u32) -> u32 {
-    let mut frames = [0usize; MAX_FRAMES];
-    let max = MAX_FRAMES_CFG.load(Ordering::Relaxed).min(MAX_FRAMES);
-    let n = capture::capture(frames.get_mut(..max).unwrap_or(&mut []), ts.stack_hi());
-    stack_table::intern(frames.get(..n).unwrap_or(&[]), ts, generation)
+/// The calling stack's raw return addresses.
+struct Frames {
+    addrs: [usize; MAX_FRAMES],
+    len: usize,
+}
+
+impl Frames {
+    /// Captures the calling stack (no lock needed: it only reads the stack).
+    #[inline]
+    fn capture(ts: &ThreadState) -> Self {
+        let mut f = Frames {
+            addrs: [0; MAX_FRAMES],
+            len: 0,
+        };
+        let max = MAX_FRAMES_CFG.load(Ordering::Relaxed).min(MAX_FRAMES);
+        f.len = capture::capture(f.addrs.get_mut(..max).unwrap_or(&mut []), ts.stack_hi());
+        f
+    }
+
+    /// Interns the stack. Only under the thread's record lock, with the
+    /// session on: a new session resets the table holding every record lock.
+    #[inline]
+    fn intern(&self, ts: &ThreadState, generation: u32) -> u32 {
+        stack_table::intern(self.addrs.get(..self.len).unwrap_or(&[]), ts, generation)
+    }
 }
 
 /// Locks the calling thread's record if the session still records, preparing
@@ -157,11 +175,11 @@ pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind) {
 #[inline(never)]
 fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     check_injected_panic();
-    let generation = GENERATION.load(Ordering::Relaxed);
-    let stack = callsite(ts, generation);
-    let Some((mut rec, _)) = lock_record(ts) else {
+    let frames = Frames::capture(ts);
+    let Some((mut rec, generation)) = lock_record(ts) else {
         return;
     };
+    let stack = frames.intern(ts, generation);
     let size = layout.size() as u64;
     let w = sampling::weight(size);
     let t = now();
@@ -297,12 +315,9 @@ fn realloc_take(
     record_new: bool,
     maybe_old: bool,
 ) -> Option<Realloc> {
-    let stack = if record_new {
-        callsite(ts, generation())
-    } else {
-        UNRECORDED
-    };
-    let (mut rec, _) = lock_record(ts)?;
+    let frames = record_new.then(|| Frames::capture(ts));
+    let (mut rec, generation) = lock_record(ts)?;
+    let stack = frames.map_or(UNRECORDED, |f| f.intern(ts, generation));
     let taken = if maybe_old {
         live_table::remove(ptr)
     } else {

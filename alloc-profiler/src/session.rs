@@ -339,6 +339,9 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
         }
     }
     crate::fork::register();
+    // Every record's lock, as a snapshot takes them: no thread is inside an
+    // event's bookkeeping (interning a stack, say) while the tables reset.
+    let records: Vec<_> = crate::record::POOL.iter().map(|r| r.lock()).collect();
     os_mem::set_limit(config.memory_limit.unwrap_or(u64::MAX));
     RING_CAP.store(config.ring_capacity, Ordering::Relaxed);
     MAX_FRAMES_CFG.store(config.max_frames.clamp(1, MAX_FRAMES), Ordering::Relaxed);
@@ -361,6 +364,7 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
     GENERATION.fetch_add(1, Ordering::Relaxed);
     START_NS.store(crate::clock::now_ns(), Ordering::Relaxed);
     STATE.store(ON, Ordering::Release);
+    drop(records);
     Ok(())
 }
 
