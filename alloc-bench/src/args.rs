@@ -14,15 +14,17 @@ Runs the workload once under this binary's allocator and prints one JSON line
 with its wall time (the `Line` of alloc-bench) on stdout.
 
 MODE (bench-profiler): idle (wrapper, no session) | exact (an exact session) |
-                       sampled (a sampling session, one sample per 512 KiB)
+                       sampled (a sampling session, one sample per 512 KiB) |
+                       exact-unwind (an exact session capturing stacks with
+                       the unwinder instead of frame pointers)
 WORKLOAD: full (default) | mix | micro | live
 OPTIONS:
   --scale F      full, mix: multiply every count and the JSON size (default 1)
   --threads N    mix: threads running a mix each (default 1)
   --n N          micro: allocations (default 1000000); live: blocks held (default 1000000)
-  --profile PATH exact, sampled, dhat: write the profile there and keep it (default: a
+  --profile PATH sessions, dhat: write the profile there and keep it (default: a
                  temporary file, removed after it is read)
-  --no-write     exact, sampled: exit after the workload without writing the profile
+  --no-write     sessions: exit after the workload without writing the profile
                  (for Callgrind, which counts the workload alone)";
 
 /// What bench-profiler does around the workload.
@@ -35,6 +37,9 @@ pub enum Mode {
     /// A sampling session: Poisson byte sampling, one sample per
     /// [`SAMPLE_RATE`] bytes allocated on average.
     Sampled,
+    /// An exact session that captures stacks with the system unwinder, as
+    /// it does in a program built without frame pointers.
+    ExactUnwind,
 }
 
 /// The sampling session's mean bytes between samples: 512 KiB, as issue 5
@@ -49,6 +54,7 @@ impl Mode {
             Self::Idle => "idle",
             Self::Exact => "exact",
             Self::Sampled => "sampled",
+            Self::ExactUnwind => "exact-unwind",
         }
     }
 }
@@ -79,10 +85,13 @@ impl Args {
                 Some("idle") => Some(Mode::Idle),
                 Some("exact") => Some(Mode::Exact),
                 Some("sampled") => Some(Mode::Sampled),
+                Some("exact-unwind") => Some(Mode::ExactUnwind),
                 Some(other) => {
-                    return Err(format!("unknown mode `{other}` (idle, exact or sampled)"));
+                    return Err(format!(
+                        "unknown mode `{other}` (idle, exact, sampled or exact-unwind)"
+                    ));
                 }
-                None => return Err("missing mode (idle, exact or sampled)".into()),
+                None => return Err("missing mode (idle, exact, sampled or exact-unwind)".into()),
             }
         } else {
             None

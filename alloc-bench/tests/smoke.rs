@@ -160,6 +160,8 @@ fn the_driver_prints_every_section() {
         "sampled ",
         "dhat ",
         "x System",
+        "== Accuracy",
+        "sampled estimate",
         "== Scaling",
         "throughput 2T / 1T",
         "== Memory",

@@ -1,7 +1,9 @@
 //! The benchmark's workload under `alloc_profiler::Profiler<System>`, in one of
 //! its modes: `idle` (the wrapper installed, no session: counters only),
-//! `exact` (a session records every event) or `sampled` (a sampling session,
-//! one sample per 512 KiB allocated on average); writing a session's profile
+//! `exact` (a session records every event), `sampled` (a sampling session,
+//! one sample per 512 KiB allocated on average) or `exact-unwind` (an exact
+//! session capturing stacks with the unwinder, as without frame pointers);
+//! writing a session's profile
 //! afterwards is timed apart. Prints one JSON result line on stdout, with the events the
 //! workload made (from `alloc_profiler::stats()`) and, for a session, what the
 //! profile says.
@@ -11,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use alloc_bench::{Args, Line, Mode, ProfileFacts, Workload};
-use alloc_profiler::{GlobalStats, Profiler, Session};
+use alloc_profiler::{CaptureMethod, GlobalStats, Profiler, Session};
 
 #[global_allocator]
 static ALLOC: Profiler<System> = Profiler::new(System);
@@ -43,6 +45,13 @@ fn main() {
     let session = match mode {
         Mode::Idle => None,
         Mode::Exact => Some(Session::builder().output(&path).quiet().start()),
+        Mode::ExactUnwind => Some(
+            Session::builder()
+                .output(&path)
+                .quiet()
+                .capture(CaptureMethod::Unwind)
+                .start(),
+        ),
         Mode::Sampled => Some(
             Session::builder()
                 .output(&path)

@@ -28,7 +28,10 @@ pub fn measure(
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(format!("--toggle-collect={function}"));
     variant.append(&mut cmd, args);
-    if matches!(variant, Variant::Exact | Variant::Sampled) {
+    if matches!(
+        variant,
+        Variant::Exact | Variant::Sampled | Variant::ExactUnwind
+    ) {
         cmd.arg("--no-write");
     }
     let line = run_command(cmd)?;

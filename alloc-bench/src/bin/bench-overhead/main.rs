@@ -10,6 +10,7 @@
 //! cargo run --release -p alloc-bench --bin bench-overhead -- --reps 3 --only callgrind
 //! ```
 
+mod accuracy;
 mod callgrind;
 mod machine;
 mod runner;
@@ -30,6 +31,7 @@ usage: bench-overhead [OPTIONS]
 Runs issue 5's overhead benchmark and prints the figures. Sections:
   overhead   the full workload under system, idle, exact, dhat and heaptrack,
              in interleaved rounds; medians and ratios
+  accuracy   a sampled profile's per-callsite bytes against an exact one's
   scaling    one mix per thread on 1 and on 2 threads: throughput ratio
   memory     the profiler's bytes per live block (profile and resident set)
   callgrind  instructions per allocation event of the hot path (needs valgrind)
@@ -51,9 +53,11 @@ OPTIONS:
                     default each timed run waits until the machine is idle,
                     and is repeated, up to 3 tries, when another process took
                     more than 5% of the CPU time during it)
+  --max-wait SECS   the longest wait for an idle machine before a run
+                    (default 300; then the run is timed anyway)
   -h, --help        this text";
 
-const SECTIONS: [&str; 4] = ["overhead", "scaling", "memory", "callgrind"];
+const SECTIONS: [&str; 5] = ["overhead", "accuracy", "scaling", "memory", "callgrind"];
 
 #[derive(Debug, Clone)]
 struct Opts {
@@ -69,6 +73,7 @@ struct Opts {
     bin_dir: Option<PathBuf>,
     save: Option<PathBuf>,
     wait: bool,
+    max_wait: u64,
 }
 
 impl Opts {
@@ -86,6 +91,7 @@ impl Opts {
             bin_dir: None,
             save: None,
             wait: true,
+            max_wait: 300,
         };
         let mut it = args.into_iter();
         while let Some(a) = it.next() {
@@ -134,6 +140,7 @@ impl Opts {
                 }
                 "--no-build" => o.build = false,
                 "--no-wait" => o.wait = false,
+                "--max-wait" => o.max_wait = positive("--max-wait", &value("--max-wait")?)?,
                 "--bin-dir" => o.bin_dir = Some(PathBuf::from(value("--bin-dir")?)),
                 "--save" => o.save = Some(PathBuf::from(value("--save")?)),
                 "-h" | "--help" => return Err(USAGE.into()),
@@ -160,6 +167,8 @@ struct Saved {
     disturbed: u32,
     #[serde(skip)]
     wait: bool,
+    #[serde(skip)]
+    max_wait: u64,
 }
 
 /// Tries per timed run before a disturbed one is kept.
@@ -173,8 +182,13 @@ impl Saved {
         let mut tries = 0;
         loop {
             tries += 1;
-            if self.wait && machine::wait_idle(std::time::Duration::from_secs(300)).is_none() {
-                eprintln!("(the machine stayed busy for 5 minutes; timing anyway)");
+            if self.wait
+                && machine::wait_idle(std::time::Duration::from_secs(self.max_wait)).is_none()
+            {
+                eprintln!(
+                    "(the machine stayed busy for {} s; timing anyway)",
+                    self.max_wait
+                );
             }
             let before = machine::CpuSample::now();
             let line = v.run(args).unwrap_or_else(|e| fail(e));
@@ -265,6 +279,7 @@ fn main() {
     let m = Machine::probe();
     let mut saved = Saved {
         wait: opts.wait,
+        max_wait: opts.max_wait,
         ..Saved::default()
     };
     for (k, v) in [
@@ -300,6 +315,9 @@ fn main() {
     if opts.wants("overhead") {
         full_exact = overhead(&opts, &mut saved, &mut targets);
     }
+    if opts.wants("accuracy") {
+        accuracy_section(&opts, &mut targets);
+    }
     if opts.wants("scaling") {
         scaling(&opts, &mut saved, &mut targets);
     }
@@ -320,7 +338,11 @@ fn main() {
             println!("  {:<52} {:>14}  {verdict}", t.what, t.measured);
         }
     }
-    if opts.wait {
+    if opts.wait
+        && ["overhead", "scaling", "memory"]
+            .iter()
+            .any(|s| opts.wants(s))
+    {
         println!(
             "\ntimed runs repeated because another process took over {:.0}% of the CPU during them: {}; kept disturbed after {TRIES} tries: {}",
             100.0 * machine::DISTURBED,
@@ -534,6 +556,59 @@ fn overhead(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>) -> Option
     exact_line
 }
 
+fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
+    let scratch = scratch_dir();
+    let (exact_path, sampled_path) = (scratch.join("exact.json"), scratch.join("sampled.json"));
+    println!(
+        "\n== Accuracy: a sampled session's per-callsite estimates against an exact session's figures, the full workload (scale {}), one run each",
+        opts.scale
+    );
+    for (v, path) in [
+        (Variant::Exact, &exact_path),
+        (Variant::Sampled, &sampled_path),
+    ] {
+        let args = vec![
+            "full".to_owned(),
+            "--scale".to_owned(),
+            opts.scale.to_string(),
+            "--profile".to_owned(),
+            path.display().to_string(),
+        ];
+        v.run(&args).unwrap_or_else(|e| fail(e));
+    }
+    let exact = accuracy::load(&exact_path).unwrap_or_else(|e| fail(e));
+    let sampled = accuracy::load(&sampled_path).unwrap_or_else(|e| fail(e));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut worst = 0.0f64;
+    for (by, what) in [
+        (alloc_core::metric::Metric::Bytes, "bytes"),
+        (alloc_core::metric::Metric::Blocks, "blocks"),
+    ] {
+        let rows = accuracy::compare(&exact, &sampled, by, 10);
+        println!(
+            "  top {} callsites by {what} allocated: exact, sampled estimate, error",
+            rows.len()
+        );
+        for r in &rows {
+            println!(
+                "  {:>14} {:>14} {:>+8.2}%  {}",
+                r.exact,
+                r.estimate,
+                r.error_pct(),
+                r.name
+            );
+            if by == alloc_core::metric::Metric::Bytes {
+                worst = worst.max(r.error_pct().abs());
+            }
+        }
+    }
+    targets.push(Target {
+        what: "sampled byte estimates of the top 10 callsites within 10%".into(),
+        measured: format!("worst {worst:.1}%"),
+        met: Some(worst <= 10.0),
+    });
+}
+
 fn scaling(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>) {
     let kinds = [
         Variant::System,
@@ -702,7 +777,7 @@ fn callgrind_section(opts: &Opts, saved: &mut Saved) {
         opts.callgrind_n, opts.callgrind_scale
     );
     println!(
-        "  {:<8} {:<8} {:>16} {:>12} {:>14} {:>26}",
+        "  {:<8} {:<12} {:>16} {:>12} {:>14} {:>26}",
         "workload",
         "variant",
         "instructions",
@@ -711,6 +786,7 @@ fn callgrind_section(opts: &Opts, saved: &mut Saved) {
         "hot path: (v - System) / event"
     );
     let mut tops = Vec::new();
+    let mut system_micro_per_event = None;
     for (name, args, function) in &workloads {
         let mut runs = Vec::new();
         for v in &kinds {
@@ -739,6 +815,9 @@ fn callgrind_section(opts: &Opts, saved: &mut Saved) {
             .unwrap_or(0)
             .max(1);
         let system_ir = runs.first().map_or(0, |r| r.1);
+        if *name == "micro" {
+            system_micro_per_event = Some(system_ir as f64 / events as f64);
+        }
         for (v, ir, line) in &runs {
             if *name == "micro" && line.events.is_some_and(|e| e != 2 * opts.callgrind_n) {
                 println!(
@@ -749,14 +828,32 @@ fn callgrind_section(opts: &Opts, saved: &mut Saved) {
                 );
             }
             println!(
-                "  {name:<8} {:<8} {ir:>16} {events:>12} {:>14.1} {:>26.1}",
+                "  {name:<8} {:<12} {ir:>16} {events:>12} {:>14.1} {:>26.1}",
                 v.name(),
                 *ir as f64 / events as f64,
                 (*ir as f64 - system_ir as f64) / events as f64,
             );
         }
     }
-    println!("  (System's events are those the profiler variants count on the same work)");
+    // Without frame pointers: the unwinder, on a tenth of the micro workload
+    // (it is slow under Valgrind); per event, less System's per event.
+    let n = (opts.callgrind_n / 10).max(1);
+    let args = vec!["micro".to_owned(), "--n".to_owned(), n.to_string()];
+    let v = Variant::ExactUnwind;
+    let out = scratch.join("callgrind.micro.exact-unwind");
+    let (ir, line) =
+        callgrind::measure(&v, &args, callgrind::MICRO_FN, &out).unwrap_or_else(|e| fail(e));
+    let events = line.events.unwrap_or(2 * n).max(1);
+    let per = ir as f64 / events as f64;
+    println!(
+        "  {:<8} {:<12} {ir:>16} {events:>12} {per:>14.1} {:>26.1}",
+        "micro/10",
+        v.name(),
+        system_micro_per_event.map_or(f64::NAN, |s| per - s),
+    );
+    println!(
+        "  (System's events are those the profiler variants count on the same work; micro/10 is the micro workload with a tenth of the allocations, for the unwinder)"
+    );
     for (name, top) in tops {
         println!(
             "\n  exact session, {name}: top 10 functions by their own instructions (callgrind_annotate --inclusive=no)"
@@ -780,7 +877,7 @@ mod tests {
     fn options() {
         let o = parse("").unwrap();
         assert_eq!((o.reps, o.scale), (5, 1.0));
-        assert_eq!(o.sections.len(), 4);
+        assert_eq!(o.sections.len(), SECTIONS.len());
         let o = parse("--reps 3 --scale 0.5 --skip dhat,callgrind --no-build").unwrap();
         assert_eq!((o.reps, o.scale, o.build), (3, 0.5, false));
         assert!(o.skip.contains("dhat") && !o.wants("callgrind") && o.wants("overhead"));

@@ -16,6 +16,8 @@ pub enum Variant {
     Exact,
     /// `bench-profiler sampled`.
     Sampled,
+    /// `bench-profiler exact-unwind`.
+    ExactUnwind,
     /// `bench-dhat`.
     Dhat,
     /// `heaptrack bench-system`, with heaptrack's data written to a scratch
@@ -34,6 +36,7 @@ impl Variant {
             Self::Idle => "idle",
             Self::Exact => "exact",
             Self::Sampled => "sampled",
+            Self::ExactUnwind => "exact-unwind",
             Self::Dhat => "dhat",
             Self::Heaptrack { .. } => "heaptrack",
         }
@@ -46,6 +49,7 @@ impl Variant {
             Self::Idle => "Profiler<System>, no session",
             Self::Exact => "Profiler<System>, exact session",
             Self::Sampled => "Profiler<System>, sampled 512 KiB",
+            Self::ExactUnwind => "Profiler<System>, exact, unwinder",
             Self::Dhat => "dhat-rs 0.3 (dhat::Alloc)",
             Self::Heaptrack { .. } => "heaptrack on the System binary",
         }
@@ -60,6 +64,7 @@ impl Variant {
             Self::Idle => cmd.arg(bins.join("bench-profiler")).arg("idle"),
             Self::Exact => cmd.arg(bins.join("bench-profiler")).arg("exact"),
             Self::Sampled => cmd.arg(bins.join("bench-profiler")).arg("sampled"),
+            Self::ExactUnwind => cmd.arg(bins.join("bench-profiler")).arg("exact-unwind"),
             Self::Dhat => cmd.arg(bins.join("bench-dhat")),
         };
         cmd.args(args);
@@ -83,6 +88,11 @@ impl Variant {
             Self::Sampled => {
                 let mut c = Command::new(bins.join("bench-profiler"));
                 c.arg("sampled");
+                c
+            }
+            Self::ExactUnwind => {
+                let mut c = Command::new(bins.join("bench-profiler"));
+                c.arg("exact-unwind");
                 c
             }
             Self::Dhat => Command::new(bins.join("bench-dhat")),
