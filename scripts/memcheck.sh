@@ -11,7 +11,7 @@ mapfile -t names < <(if (($#)); then printf '%s\n' "$@"; else ls tests/*.rs | xa
 # dhat_agreement already runs under Valgrind (DHAT); nesting is not possible.
 status=0
 for name in "${names[@]}"; do
-  [[ $name == dhat_agreement ]] && continue
+  [[ $name == dhat_agreement || $name == no_frame_pointers ]] && continue
   bin=$(ls -t target/debug/deps/"$name"-* 2>/dev/null | grep -v '\.d$' | head -n1)
   [[ -x $bin ]] || { echo "no binary for $name"; status=1; continue; }
   log=$(mktemp)

@@ -67,21 +67,27 @@ pub fn capture(out: &mut [usize], stack_hi: usize) -> usize {
 /// Walks the frame-pointer chain from the caller's frame.
 #[inline(never)]
 pub fn walk_frame_pointers(out: &mut [usize], stack_hi: usize) -> usize {
-    let mut fp = frame_pointer();
-    // The walk only ever moves towards the stack's base: no frame lies below
-    // our own, none above the base.
-    let lo = fp;
+    walk_from(frame_pointer(), stack_pointer(), stack_hi, out)
+}
+
+/// Walks frame records starting at `fp`, reading only inside `[lo, hi)`: the
+/// live part of this thread's stack, from the stack pointer to the stack's
+/// base, which is all mapped. Without frame pointers the register holds
+/// anything (0, a heap address, a counter); such a value fails the bounds
+/// check and the walk stops, having read nothing outside the stack.
+pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [usize]) -> usize {
     let mut n = 0;
     while n < out.len() {
         if fp < lo
             || !fp.is_multiple_of(std::mem::align_of::<usize>())
-            || fp.saturating_add(16) > stack_hi
+            || fp.checked_add(16).is_none_or(|end| end > hi)
         {
             break;
         }
-        // SAFETY: fp is aligned and [fp, fp+16) lies inside this thread's stack
-        // (between our own frame and the stack's base), which is mapped and
-        // readable; a frame record is (saved fp, return address).
+        // SAFETY: fp is aligned and [fp, fp+16) lies inside [lo, hi), the
+        // live part of this thread's stack (from the walking function's stack
+        // pointer to the stack's base), which is mapped and readable; a frame
+        // record is (saved fp, return address).
         let (next, ret) = unsafe {
             let rec = fp as *const usize;
             (rec.read(), rec.add(1).read())
@@ -99,6 +105,29 @@ pub fn walk_frame_pointers(out: &mut [usize], stack_hi: usize) -> usize {
         fp = next;
     }
     n
+}
+
+/// The stack pointer of the calling function (an approximation from below is
+/// fine: it only bounds the walk).
+#[inline(always)]
+fn stack_pointer() -> usize {
+    let sp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads the rsp register; no memory access, no side effects.
+    unsafe {
+        std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: reads the stack pointer; no memory access, no side effects.
+    unsafe {
+        std::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        // No walk on other targets: an empty range.
+        sp = usize::MAX;
+    }
+    sp
 }
 
 #[inline(always)]
@@ -224,6 +253,32 @@ mod tests {
         let mut out = [0usize; 64];
         let n = nested(10, &mut out, hi);
         assert!(n >= 11, "walked only {n} frames");
+    }
+
+    #[test]
+    fn garbage_frame_pointers_are_never_followed() {
+        let hi = current_stack_hi().unwrap();
+        let lo = stack_pointer();
+        let mut out = [0usize; 8];
+        let heap = Box::new([0usize; 4]);
+        for fp in [
+            0,
+            8,
+            lo - 64,
+            hi,
+            hi - 8,
+            usize::MAX - 7,
+            &*heap as *const _ as usize,
+            lo + 3,
+        ] {
+            assert_eq!(walk_from(fp, lo, hi, &mut out), 0, "followed {fp:#x}");
+        }
+        // A record chain pointing out of the stack stops there.
+        let mut record = [0usize, 0x1234];
+        record[0] = &*heap as *const _ as usize;
+        let fp = record.as_ptr() as usize;
+        assert_eq!(walk_from(fp, lo, hi, &mut out), 1);
+        assert_eq!(out[0], 0x1234);
     }
 
     #[test]
