@@ -257,7 +257,11 @@ fn lying_profiles_name_the_field() {
     );
     let mut v = serde_json::to_value(demo()).unwrap();
     v["callsites"][0]["bytes"] = (-5).into();
-    write(dir.path(), "negative.json", &serde_json::to_vec(&v).unwrap());
+    write(
+        dir.path(),
+        "negative.json",
+        &serde_json::to_vec(&v).unwrap(),
+    );
     each_fails(
         dir.path(),
         "negative.json",
