@@ -108,6 +108,13 @@ fn sampled_estimates_are_within_ten_percent_of_exact_counts() {
         sampled.totals.peak_bytes as f64,
     );
     assert!((s - e).abs() / e < 0.10, "peak: exact {e}, sampled {s}");
+    // Histograms are estimates too, on the same scale.
+    let hist_blocks = |p: &Profile| p.histograms.size.iter().map(|b| b.blocks).sum::<u64>() as f64;
+    let (e, s) = (hist_blocks(&exact), hist_blocks(&sampled));
+    assert!(
+        (s - e).abs() / e < 0.10,
+        "size histogram: exact {e} blocks, sampled {s}"
+    );
     // Counts of events stay exact in a sampled profile.
     assert_eq!(sampled.totals.allocations, exact.totals.allocations);
     assert_eq!(sampled.totals.bytes_allocated, exact.totals.bytes_allocated);

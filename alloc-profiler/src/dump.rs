@@ -73,6 +73,9 @@ fn snapshot(stop: bool) -> Snapshot {
     // copying them.
     let mut heap_guard = HEAP.lock();
     let heap = Box::new(*heap_guard);
+    // Never earlier than an event already stamped (clocks read on different
+    // CPUs may disagree by a little).
+    let now_ns = now_ns.max(heap.last_t_ns);
     let n = stack_table::count();
     let mut callsites = Vec::with_capacity(n as usize);
     for id in 0..n {
@@ -404,12 +407,20 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
         stacks,
         callsites,
         histograms: Histograms {
-            size: buckets_from_counts(Bucketing::Log2, &snap.sizes.blocks, &snap.sizes.bytes),
-            align: buckets_from_counts(Bucketing::Align, &snap.aligns.blocks, &snap.aligns.bytes),
+            size: buckets_from_counts(
+                Bucketing::Log2,
+                &snap.sizes.blocks.map(sc),
+                &snap.sizes.bytes.map(sc),
+            ),
+            align: buckets_from_counts(
+                Bucketing::Align,
+                &snap.aligns.blocks.map(sc),
+                &snap.aligns.bytes.map(sc),
+            ),
             lifetime: buckets_from_counts(
                 Bucketing::Log2,
-                &snap.lifetimes.blocks,
-                &snap.lifetimes.bytes,
+                &snap.lifetimes.blocks.map(sc),
+                &snap.lifetimes.bytes.map(sc),
             ),
         },
         timeline: h

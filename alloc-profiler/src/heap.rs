@@ -65,6 +65,8 @@ pub struct Heap {
     pub missed_bytes: u64,
     /// Calls the inner allocator refused.
     pub failures: u64,
+    /// The latest event time seen.
+    pub last_t_ns: u64,
     series: [Point; SERIES_CAP],
     series_len: usize,
     stride: u64,
@@ -94,6 +96,7 @@ impl Heap {
             missed_blocks: 0,
             missed_bytes: 0,
             failures: 0,
+            last_t_ns: 0,
             series: [Point {
                 t_ns: 0,
                 live_bytes: 0,
@@ -110,6 +113,7 @@ impl Heap {
     #[inline]
     fn tick(&mut self, t_ns: u64) -> u64 {
         self.seq += 1;
+        self.last_t_ns = self.last_t_ns.max(t_ns);
         if self.live_bytes > self.peak_bytes {
             self.peak_bytes = self.live_bytes;
             self.peak_blocks = self.live_blocks;

@@ -142,7 +142,9 @@ fn lock_record(
         return None;
     }
     let generation = GENERATION.load(Ordering::Relaxed);
-    if !rec.is_current(generation) {
+    // Every thread once per session (records can be shared by threads).
+    if ts.named_gen.get() != generation {
+        ts.named_gen.set(generation);
         record::names::remember(ts.id(), generation);
     }
     rec.prepare(generation, RING_CAP.load(Ordering::Relaxed));

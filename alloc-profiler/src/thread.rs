@@ -19,6 +19,8 @@ pub struct ThreadState {
     pub counter_slot: Cell<u32>,
     /// Bytes left before the next sample (see `sampling.rs`).
     pub sample_left: Cell<i64>,
+    /// Session generation this thread's name was noted for.
+    pub named_gen: Cell<u32>,
     /// Session generation `sample_left` belongs to.
     pub sample_gen: Cell<u32>,
     /// The sampler's random state.
@@ -39,6 +41,7 @@ impl ThreadState {
             stack_hi: Cell::new(0),
             counter_slot: Cell::new(0),
             sample_left: Cell::new(0),
+            named_gen: Cell::new(0),
             sample_gen: Cell::new(0),
             sample_rng: Cell::new(0),
             cache_gen: Cell::new(0),
