@@ -26,10 +26,17 @@ impl Row {
     }
 }
 
-/// Reads a profile.
-pub fn load(path: &Path) -> Result<Profile, String> {
+/// Reads a profile as the serde types alone, and separately whether
+/// alloc-core's loader (which also validates) accepts it: the comparison is
+/// made either way, and a refusal is reported.
+pub fn load(path: &Path) -> Result<(Profile, Option<String>), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    alloc_core::parse_profile(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    let profile: Profile =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let refused = alloc_core::parse_profile(&bytes)
+        .err()
+        .map(|e| e.to_string());
+    Ok((profile, refused))
 }
 
 /// The `n` callsites with the most of `by` in `exact`, with `sampled`'s

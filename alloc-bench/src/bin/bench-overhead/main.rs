@@ -576,15 +576,22 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
         ];
         v.run(&args).unwrap_or_else(|e| fail(e));
     }
-    let exact = accuracy::load(&exact_path).unwrap_or_else(|e| fail(e));
-    let sampled = accuracy::load(&sampled_path).unwrap_or_else(|e| fail(e));
+    let mut loaded = Vec::new();
+    for (what, path) in [("exact", &exact_path), ("sampled", &sampled_path)] {
+        let (p, refused) = accuracy::load(path).unwrap_or_else(|e| fail(e));
+        if let Some(e) = refused {
+            println!("  warning: alloc-core's loader refuses the {what} profile: {e}");
+        }
+        loaded.push(p);
+    }
+    let (exact, sampled) = (&loaded[0], &loaded[1]);
     let _ = std::fs::remove_dir_all(&scratch);
     let mut worst = 0.0f64;
     for (by, what) in [
         (alloc_core::metric::Metric::Bytes, "bytes"),
         (alloc_core::metric::Metric::Blocks, "blocks"),
     ] {
-        let rows = accuracy::compare(&exact, &sampled, by, 10);
+        let rows = accuracy::compare(exact, sampled, by, 10);
         println!(
             "  top {} callsites by {what} allocated: exact, sampled estimate, error",
             rows.len()
