@@ -1,9 +1,10 @@
 //! bench-overhead: issue 5's benchmark in one run. Runs the workload under
 //! each variant in turn (interleaved rounds, several of them, medians), then
 //! prints the medians and the ratios against System and against dhat-rs and
-//! heaptrack, the two-thread scaling of an exact session, the profiler's memory
-//! per live block, and Callgrind's instructions per allocation event of the hot
-//! path. `docs/performance.md` has the figures of the reference machine.
+//! heaptrack, how close a sampled profile's estimates come to an exact one's,
+//! the two-thread scaling of the sessions, the profiler's memory per live
+//! block, and Callgrind's instructions per allocation event of the hot path.
+//! `docs/performance.md` has the figures of the reference machine.
 //!
 //! ```sh
 //! cargo run --release -p alloc-bench --bin bench-overhead
@@ -29,8 +30,8 @@ const USAGE: &str = "\
 usage: bench-overhead [OPTIONS]
 
 Runs issue 5's overhead benchmark and prints the figures. Sections:
-  overhead   the full workload under system, idle, exact, dhat and heaptrack,
-             in interleaved rounds; medians and ratios
+  overhead   the full workload under system, idle, exact, sampled, dhat and
+             heaptrack, in interleaved rounds; medians and ratios
   accuracy   a sampled profile's per-callsite bytes against an exact one's
   scaling    one mix per thread on 1 and on 2 threads: throughput ratio
   memory     the profiler's bytes per live block (profile and resident set)
