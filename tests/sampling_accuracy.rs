@@ -69,6 +69,8 @@ fn run(name: &str, sample: u64) -> Profile {
 }
 
 fn sampled_estimates_are_within_ten_percent_of_exact_counts() {
+    // Both profiles load: `common::load` runs alloc-core's validation, which a
+    // sampled profile must pass like any other.
     let exact = run("exact.json", 0);
     let rate = 16 * 1024;
     let sampled = run("sampled.json", rate);

@@ -296,6 +296,10 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
     }
 
     let sampled = info.sample_rate > 0;
+    // Fixed-point estimates to whole numbers: totals round to nearest, and
+    // figures that are part of another (live, peak, freed, maxima) round
+    // down, so "part <= whole" still holds after scaling (floor(a) <=
+    // round(b) whenever a <= b, also for a whole that is a sum of two).
     let sc = |v: u64| {
         if sampled {
             crate::sampling::scale(v)
@@ -303,12 +307,19 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
             v
         }
     };
+    let part = |v: u64| {
+        if sampled {
+            crate::sampling::scale_down(v)
+        } else {
+            v
+        }
+    };
     if sampled {
         for c in &mut callsites {
+            for v in [&mut c.blocks, &mut c.bytes, &mut c.reallocs] {
+                *v = sc(*v);
+            }
             for v in [
-                &mut c.blocks,
-                &mut c.bytes,
-                &mut c.reallocs,
                 &mut c.live_blocks,
                 &mut c.live_bytes,
                 &mut c.peak_blocks,
@@ -316,7 +327,7 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
                 &mut c.max_live_bytes,
                 &mut c.freed_blocks,
             ] {
-                *v = crate::sampling::scale(*v);
+                *v = part(*v);
             }
         }
     }
@@ -369,10 +380,10 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
                 deallocations: b.deallocations - a.deallocations,
                 bytes_allocated: b.bytes_allocated - a.bytes_allocated,
                 bytes_deallocated: b.bytes_deallocated - a.bytes_deallocated,
-                live_blocks: sc(h.live_blocks),
-                live_bytes: sc(h.live_bytes),
-                peak_bytes: sc(h.peak_bytes),
-                peak_blocks: sc(h.peak_blocks),
+                live_blocks: part(h.live_blocks),
+                live_bytes: part(h.live_bytes),
+                peak_bytes: part(h.peak_bytes),
+                peak_blocks: part(h.peak_blocks),
                 peak_time_ns: h.peak_t_ns,
                 failures: b.failures - a.failures,
             }
@@ -427,9 +438,9 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
             .series(snap.now_ns)
             .map(|p: Point| HeapPoint {
                 t_ns: p.t_ns,
-                live_bytes: sc(p.live_bytes),
-                live_blocks: sc(p.live_blocks),
-                max_bytes: sc(p.max_bytes),
+                live_bytes: part(p.live_bytes),
+                live_blocks: part(p.live_blocks),
+                max_bytes: part(p.max_bytes),
             })
             .collect(),
         events: Events {
