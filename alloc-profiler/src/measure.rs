@@ -7,7 +7,7 @@
 //! (raw addresses only) into a small per-thread table, so that a failed
 //! assertion can name the callsites; symbols are looked up only then.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -158,7 +158,9 @@ pub struct ThreadCounters {
     bytes_allocated: Cell<u64>,
     bytes_deallocated: Cell<u64>,
     peak_net: Cell<i64>,
-    sites: Cell<Sites>,
+    /// The innermost scope's callsites, changed in place (a `Cell` would
+    /// copy all of them in and out on every measured allocation).
+    sites: RefCell<Sites>,
     sink: Cell<*const Sink>,
 }
 
@@ -173,7 +175,7 @@ impl ThreadCounters {
             bytes_allocated: Cell::new(0),
             bytes_deallocated: Cell::new(0),
             peak_net: Cell::new(0),
-            sites: Cell::new(Sites::EMPTY),
+            sites: RefCell::new(Sites::EMPTY),
             sink: Cell::new(std::ptr::null()),
         }
     }
@@ -231,9 +233,11 @@ fn remember_site(ts: &ThreadState, bytes: u64) {
     site.hash = crate::stack_table::hash(site.frames.get(..n).unwrap_or(&[]));
     site.events = 1;
     site.bytes = bytes;
-    let mut sites = ts.measure.sites.get();
-    sites.add(&site);
-    ts.measure.sites.set(sites);
+    // Never borrowed elsewhere while an allocation is counted (scopes borrow
+    // only between allocations); try_ keeps the allocator free of panics.
+    if let Ok(mut sites) = ts.measure.sites.try_borrow_mut() {
+        sites.add(&site);
+    }
 }
 
 /// Counts an allocation of `size` bytes (called on the allocation path while
@@ -602,14 +606,13 @@ impl Scope {
                 start: m.snapshot(),
                 start_net: m.net(),
                 outer_peak: m.peak_net.get(),
-                outer_sites: m.sites.get(),
+                outer_sites: m.sites.replace(Sites::EMPTY),
                 outer_sink: m.sink.get(),
                 outer_target: FOLLOW_TARGET.with(Cell::get),
                 own_sink: None,
                 done: false,
             };
             m.peak_net.set(m.net());
-            m.sites.set(Sites::EMPTY);
             m.depth.set(m.depth.get() + 1);
             scope
         })
@@ -667,7 +670,7 @@ impl Scope {
                 .bytes_deallocated
                 .wrapping_sub(self.start.bytes_deallocated),
             peak_bytes: own_peak as u64,
-            sites: m.sites.get(),
+            sites: *m.sites.borrow(),
         };
         if let Some(sink) = self.own_sink.as_ref().and_then(SinkRef::get) {
             let followed = [
@@ -700,7 +703,7 @@ impl Scope {
         m.peak_net.set(self.outer_peak.max(abs_peak));
         let mut outer = self.outer_sites;
         outer.merge(&stats.sites);
-        m.sites.set(outer);
+        *m.sites.borrow_mut() = outer;
         m.sink.set(self.outer_sink);
         m.depth.set(m.depth.get().saturating_sub(1));
         self.own_sink = None;
