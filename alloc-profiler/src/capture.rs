@@ -3,6 +3,7 @@
 //! against the thread's stack bounds, or, where frame pointers are missing, the
 //! system unwinder (correct, and much slower).
 
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// The most frames any stack keeps.
@@ -54,9 +55,30 @@ pub fn choose(requested: CaptureMethod) -> (&'static str, Option<&'static str>) 
     )
 }
 
+/// A buffer for return addresses that is written, never cleared: capturing
+/// into a zeroed 1 KiB array cost every event a memset.
+pub type Buf<const N: usize> = [MaybeUninit<usize>; N];
+
+/// A fresh buffer (no memory is touched).
+#[inline(always)]
+pub const fn buf<const N: usize>() -> Buf<N> {
+    [const { MaybeUninit::uninit() }; N]
+}
+
+/// The first `n` addresses of `out`, which a capture function of this module
+/// wrote and reported as written (`n` is its return value).
+#[inline]
+pub fn written(out: &[MaybeUninit<usize>], n: usize) -> &[usize] {
+    let init = out.get(..n).unwrap_or(&[]);
+    // SAFETY: every capture function here writes slots 0..n, in order, before
+    // returning n, so these slots are initialized; MaybeUninit<usize> has the
+    // layout of usize.
+    unsafe { std::slice::from_raw_parts(init.as_ptr().cast::<usize>(), init.len()) }
+}
+
 /// Fills `out` with return addresses, innermost first, and returns how many.
 #[inline]
-pub fn capture(out: &mut [usize], stack_hi: usize) -> usize {
+pub fn capture(out: &mut [MaybeUninit<usize>], stack_hi: usize) -> usize {
     if METHOD.load(Ordering::Relaxed) == FP {
         walk_frame_pointers(out, stack_hi)
     } else {
@@ -66,7 +88,7 @@ pub fn capture(out: &mut [usize], stack_hi: usize) -> usize {
 
 /// Walks the frame-pointer chain from the caller's frame.
 #[inline(never)]
-pub fn walk_frame_pointers(out: &mut [usize], stack_hi: usize) -> usize {
+pub fn walk_frame_pointers(out: &mut [MaybeUninit<usize>], stack_hi: usize) -> usize {
     walk_from(frame_pointer(), stack_pointer(), stack_hi, out)
 }
 
@@ -75,7 +97,7 @@ pub fn walk_frame_pointers(out: &mut [usize], stack_hi: usize) -> usize {
 /// base, which is all mapped. Without frame pointers the register holds
 /// anything (0, a heap address, a counter); such a value fails the bounds
 /// check and the walk stops, having read nothing outside the stack.
-pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [usize]) -> usize {
+pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usize>]) -> usize {
     let mut n = 0;
     while n < out.len() {
         if fp < lo
@@ -96,7 +118,7 @@ pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [usize]) -> usiz
             break;
         }
         if let Some(slot) = out.get_mut(n) {
-            *slot = ret;
+            slot.write(ret);
         }
         n += 1;
         if next <= fp {
@@ -152,7 +174,7 @@ fn frame_pointer() -> usize {
 
 /// Captures through the system unwinder.
 #[inline(never)]
-pub fn unwind(out: &mut [usize]) -> usize {
+pub fn unwind(out: &mut [MaybeUninit<usize>]) -> usize {
     let mut n = 0;
     // SAFETY: the unsynchronized variant only skips backtrace's own global lock,
     // which exists to serialize Rust-level reentrancy; the callback neither
@@ -166,7 +188,7 @@ pub fn unwind(out: &mut [usize]) -> usize {
             }
             match out.get_mut(n) {
                 Some(slot) => {
-                    *slot = ip;
+                    slot.write(ip);
                     n += 1;
                     true
                 }
@@ -213,12 +235,12 @@ fn probe_outer() -> bool {
 #[inline(never)]
 fn probe_inner() -> bool {
     let hi = current_stack_hi().unwrap_or(0);
-    let mut fp = [0usize; 8];
-    let mut uw = [0usize; 16];
+    let mut fp = buf::<8>();
+    let mut uw = buf::<16>();
     let nf = walk_frame_pointers(&mut fp, hi);
     let nu = unwind(&mut uw);
-    let fp = fp.get(..nf).unwrap_or(&[]);
-    let uw = uw.get(..nu).unwrap_or(&[]);
+    let fp = written(&fp, nf);
+    let uw = written(&uw, nu);
     // The walk must find our callers (its first address is a different call
     // site in this function than the unwinder's, so it is skipped), each of
     // which the unwinder also reports.
@@ -230,7 +252,7 @@ mod tests {
     use super::*;
 
     #[inline(never)]
-    fn nested(depth: u32, out: &mut [usize], hi: usize) -> usize {
+    fn nested(depth: u32, out: &mut [MaybeUninit<usize>], hi: usize) -> usize {
         if depth == 0 {
             walk_frame_pointers(out, hi)
         } else {
@@ -250,7 +272,7 @@ mod tests {
         // The workspace builds with -C force-frame-pointers=yes (.cargo/config.toml).
         assert!(frame_pointers_work());
         let hi = current_stack_hi().unwrap();
-        let mut out = [0usize; 64];
+        let mut out = buf::<64>();
         let n = nested(10, &mut out, hi);
         assert!(n >= 11, "walked only {n} frames");
     }
@@ -259,7 +281,7 @@ mod tests {
     fn garbage_frame_pointers_are_never_followed() {
         let hi = current_stack_hi().unwrap();
         let lo = stack_pointer();
-        let mut out = [0usize; 8];
+        let mut out = buf::<8>();
         let heap = Box::new([0usize; 4]);
         for fp in [
             0,
@@ -278,19 +300,21 @@ mod tests {
         record[0] = &*heap as *const _ as usize;
         let fp = record.as_ptr() as usize;
         assert_eq!(walk_from(fp, lo, hi, &mut out), 1);
-        assert_eq!(out[0], 0x1234);
+        assert_eq!(written(&out, 1), [0x1234]);
     }
 
     #[test]
     fn walk_stops_at_the_buffer_size() {
         let hi = current_stack_hi().unwrap();
-        let mut out = [0usize; 3];
+        let mut out = buf::<3>();
         assert_eq!(nested(10, &mut out, hi), 3);
     }
 
     #[test]
     fn unwind_captures_frames() {
-        let mut out = [0usize; 32];
-        assert!(unwind(&mut out) >= 3);
+        let mut out = buf::<32>();
+        let n = unwind(&mut out);
+        assert!(n >= 3);
+        assert!(written(&out, n).iter().all(|&a| a != 0));
     }
 }

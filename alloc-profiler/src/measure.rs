@@ -228,7 +228,12 @@ struct Counts {
 
 fn remember_site(ts: &ThreadState, bytes: u64) {
     let mut site = RawSite::EMPTY;
-    let n = capture::capture(&mut site.frames, ts.stack_hi());
+    let mut buf = capture::buf::<SITE_FRAMES>();
+    let n = capture::capture(&mut buf, ts.stack_hi());
+    let frames = capture::written(&buf, n);
+    if let Some(dst) = site.frames.get_mut(..n) {
+        dst.copy_from_slice(frames);
+    }
     site.len = n as u32;
     site.hash = crate::stack_table::hash(site.frames.get(..n).unwrap_or(&[]));
     site.events = 1;

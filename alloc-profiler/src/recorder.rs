@@ -104,30 +104,34 @@ fn generation() -> u32 {
     GENERATION.load(Ordering::Relaxed)
 }
 
-/// The calling stack's raw return addresses.
+/// The calling stack's raw return addresses, in a buffer that is written,
+/// never zeroed, and stays where the caller declared it (no 1 KiB copies).
 struct Frames {
-    addrs: [usize; MAX_FRAMES],
+    addrs: capture::Buf<MAX_FRAMES>,
     len: usize,
 }
 
 impl Frames {
-    /// Captures the calling stack (no lock needed: it only reads the stack).
-    #[inline]
-    fn capture(ts: &ThreadState) -> Self {
-        let mut f = Frames {
-            addrs: [0; MAX_FRAMES],
+    #[inline(always)]
+    const fn new() -> Self {
+        Self {
+            addrs: capture::buf(),
             len: 0,
-        };
+        }
+    }
+
+    /// Captures the calling stack (no lock needed: it only reads the stack).
+    #[inline(always)]
+    fn capture(&mut self, ts: &ThreadState) {
         let max = MAX_FRAMES_CFG.load(Ordering::Relaxed).min(MAX_FRAMES);
-        f.len = capture::capture(f.addrs.get_mut(..max).unwrap_or(&mut []), ts.stack_hi());
-        f
+        self.len = capture::capture(self.addrs.get_mut(..max).unwrap_or(&mut []), ts.stack_hi());
     }
 
     /// Interns the stack. Only under the thread's record lock, with the
     /// session on: a new session resets the table holding every record lock.
     #[inline]
     fn intern(&self, ts: &ThreadState, generation: u32) -> u32 {
-        stack_table::intern(self.addrs.get(..self.len).unwrap_or(&[]), ts, generation)
+        stack_table::intern(capture::written(&self.addrs, self.len), ts, generation)
     }
 }
 
@@ -177,7 +181,8 @@ pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind) {
 #[inline(never)]
 fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     check_injected_panic();
-    let frames = Frames::capture(ts);
+    let mut frames = Frames::new();
+    frames.capture(ts);
     let Some((mut rec, generation)) = lock_record(ts) else {
         return;
     };
@@ -317,9 +322,16 @@ fn realloc_take(
     record_new: bool,
     maybe_old: bool,
 ) -> Option<Realloc> {
-    let frames = record_new.then(|| Frames::capture(ts));
+    let mut frames = Frames::new();
+    if record_new {
+        frames.capture(ts);
+    }
     let (mut rec, generation) = lock_record(ts)?;
-    let stack = frames.map_or(UNRECORDED, |f| f.intern(ts, generation));
+    let stack = if record_new {
+        frames.intern(ts, generation)
+    } else {
+        UNRECORDED
+    };
     let taken = if maybe_old {
         live_table::remove(ptr)
     } else {
