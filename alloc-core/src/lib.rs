@@ -12,6 +12,8 @@
 //! * Presentation helpers: [`names`] (the first frame of the user's code,
 //!   allocator plumbing, Rust names shortened whole-word) and [`number`]
 //!   (`1.2 MiB`, `12,345`).
+//! * [`export`]: the profile in other tools' formats: DHAT's viewer, pprof,
+//!   speedscope.
 //! * [`json`]: the documented `--json` shapes of `alloc-report`.
 //! * [`testing`]: a builder of consistent synthetic profiles for tests.
 //!
@@ -40,6 +42,7 @@
 #![forbid(unsafe_code)]
 
 pub mod diff;
+pub mod export;
 pub mod folded;
 pub mod format;
 pub mod hist;

@@ -66,6 +66,9 @@ pub enum CommandArgs {
     Flamegraph(FlamegraphArgs),
     /// Per-callsite changes between two profiles, biggest regressions first.
     Diff(DiffArgs),
+    /// The profile in another tool's format: folded stacks, DHAT's viewer,
+    /// pprof or speedscope.
+    Export(ExportArgs),
 }
 
 /// Options every text-or-JSON report shares.
@@ -239,6 +242,37 @@ pub struct DiffArgs {
     pub out: OutputArgs,
 }
 
+/// A format `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportArg {
+    /// Collapsed stacks (`root;…;leaf count`) for inferno, flamegraph.pl and
+    /// speedscope, weighed by --metric.
+    Folded,
+    /// Valgrind DHAT's JSON, for its viewer dh_view.html.
+    Dhat,
+    /// A gzipped pprof protobuf, for `go tool pprof` (never to a terminal).
+    Pprof,
+    /// speedscope's JSON, one profile per metric.
+    Speedscope,
+}
+
+/// `alloc-report export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The profile, or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The format to write.
+    #[arg(long, value_enum)]
+    pub format: ExportArg,
+    /// For --format folded: what each stack is weighed by [default: bytes].
+    #[arg(long, value_enum)]
+    pub metric: Option<MetricArg>,
+    /// Write to OUT (atomically) instead of standard output; `-` is standard output.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: Option<PathBuf>,
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     alloc_core::number::parse_size(s)
 }
@@ -293,6 +327,19 @@ pub enum FlameFormat {
     Folded,
 }
 
+/// What `export` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Collapsed stacks with these options.
+    Folded(FoldedOptions),
+    /// DHAT's JSON.
+    Dhat,
+    /// Gzipped pprof.
+    Pprof,
+    /// speedscope's JSON.
+    Speedscope,
+}
+
 /// A parsed command line, in library terms.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -345,6 +392,13 @@ pub enum Command {
         options: DiffOptions,
         /// Exit 1 when the total grew by more than this percentage.
         fail_if_increase: Option<f64>,
+    },
+    /// `export`.
+    Export {
+        /// The profile.
+        input: Input,
+        /// The format.
+        format: ExportFormat,
     },
 }
 
@@ -467,6 +521,7 @@ impl Cli {
                     a.out,
                 )
             }
+            CommandArgs::Export(a) => export_command(a)?,
         };
         Ok(Job {
             command,
@@ -475,6 +530,36 @@ impl Cli {
             color,
         })
     }
+}
+
+/// `export`'s command and destination: `-o -` is standard output, and
+/// --metric only weighs folded stacks.
+fn export_command(a: ExportArgs) -> Result<(Command, OutputArgs), String> {
+    let format = match (a.format, a.metric) {
+        (ExportArg::Folded, metric) => ExportFormat::Folded(FoldedOptions::new(
+            metric.map_or(Metric::Bytes, Metric::from),
+        )),
+        (_, Some(_)) => {
+            return Err(
+                "--metric applies to --format folded; the other formats carry every metric"
+                    .to_owned(),
+            );
+        }
+        (ExportArg::Dhat, None) => ExportFormat::Dhat,
+        (ExportArg::Pprof, None) => ExportFormat::Pprof,
+        (ExportArg::Speedscope, None) => ExportFormat::Speedscope,
+    };
+    let output = a.output.filter(|o| o.as_os_str() != "-");
+    Ok((
+        Command::Export {
+            input: Input::from_arg(a.file),
+            format,
+        },
+        OutputArgs {
+            json: false,
+            output,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -670,5 +755,61 @@ mod tests {
         );
         assert_eq!(parse_err(&["--help"]), ErrorKind::DisplayHelp);
         assert_eq!(parse_err(&["--version"]), ErrorKind::DisplayVersion);
+    }
+
+    #[test]
+    fn export_takes_a_format_and_metric_only_for_folded() {
+        let j = job(&["export", "p", "--format", "folded", "--metric", "peak"]);
+        assert_eq!(
+            j.command,
+            Command::Export {
+                input: Input::File("p".into()),
+                format: ExportFormat::Folded(FoldedOptions::new(Metric::Peak)),
+            }
+        );
+        assert_eq!(j.output, None);
+        let j = job(&["export", "-", "--format", "pprof", "-o", "heap.pb.gz"]);
+        assert_eq!(
+            j.command,
+            Command::Export {
+                input: Input::Stdin,
+                format: ExportFormat::Pprof,
+            }
+        );
+        assert_eq!(j.output, Some("heap.pb.gz".into()));
+        let j = job(&["export", "p", "--format", "dhat", "-o", "-"]);
+        assert_eq!(j.output, None, "`-o -` is standard output");
+        let j = job(&["export", "p", "--format", "speedscope"]);
+        assert!(matches!(
+            j.command,
+            Command::Export {
+                format: ExportFormat::Speedscope,
+                ..
+            }
+        ));
+        let err = Cli::parse_from_args([
+            "alloc-report",
+            "export",
+            "p",
+            "--format",
+            "dhat",
+            "--metric",
+            "live",
+        ])
+        .unwrap()
+        .into_job()
+        .unwrap_err();
+        assert!(
+            err.starts_with("--metric applies to --format folded"),
+            "{err}"
+        );
+        assert_eq!(
+            parse_err(&["export", "p"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            parse_err(&["export", "p", "--format", "svg"]),
+            ErrorKind::InvalidValue
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! `alloc-report`: turns a profile written by alloc-profiler into what people
-//! read: a summary, the top callsites, leaks, histograms, flamegraphs and diffs.
+//! read: a summary, the top callsites, leaks, histograms, flamegraphs and diffs,
+//! and exports for other tools (DHAT's viewer, pprof, speedscope).
 //!
 //! ```text
 //! alloc-report summary    profile.json
@@ -8,6 +9,7 @@
 //! alloc-report hist       profile.json --of size|align|lifetime
 //! alloc-report flamegraph profile.json --metric bytes|blocks|live|peak -o heap.svg
 //! alloc-report diff       old.json new.json [--by bytes|blocks|live] [--fail-if-increase PCT]
+//! alloc-report export     profile.json --format folded|dhat|pprof|speedscope [-o OUT]
 //! ```
 //!
 //! Every analysis lives in [`alloc_core`]; this binary parses arguments
@@ -20,6 +22,7 @@
 
 mod cli;
 mod error;
+mod export;
 mod input;
 mod output;
 mod render;
@@ -276,6 +279,10 @@ fn execute(job: &Job) -> Result<Option<String>, CliError> {
                         value(d.new_total),
                     )
                 }))
+        }
+        Command::Export { input, format } => {
+            export::run(input, format, out)?;
+            Ok(None)
         }
     }
 }

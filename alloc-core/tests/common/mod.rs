@@ -198,6 +198,13 @@ pub fn every_analysis(p: &Profile, other: &Profile) -> usize {
             n += usize::from(h.max_blocks() > 0) + usize::from(h.over_aligned().0 > 0);
         }
     }
+    n += serde_json::to_vec(&alloc_core::export::dhat::dhat(p))
+        .unwrap()
+        .len();
+    n += serde_json::to_vec(&alloc_core::export::speedscope::speedscope(p))
+        .unwrap()
+        .len();
+    n += alloc_core::export::pprof::pprof(p).len();
     for f in &p.frames {
         let _ = classify_frame(f);
         for w in [0, 8, 40, 80] {
