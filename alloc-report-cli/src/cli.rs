@@ -13,6 +13,8 @@ use alloc_core::summary::SummaryOptions;
 use alloc_core::top::TopOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::render::html::HtmlOptions;
+
 /// Summaries, top callsites, leaks, histograms, flamegraphs and diffs from an
 /// alloc-profiler profile.
 ///
@@ -69,6 +71,9 @@ pub enum CommandArgs {
     /// The profile in another tool's format: folded stacks, DHAT's viewer,
     /// pprof or speedscope.
     Export(ExportArgs),
+    /// One self-contained HTML file: the summary, an interactive flamegraph,
+    /// the heap over time, histograms and sortable callsite and leak tables.
+    Html(HtmlArgs),
 }
 
 /// Options every text-or-JSON report shares.
@@ -273,6 +278,20 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
 }
 
+/// `alloc-report html`.
+#[derive(Debug, Args)]
+pub struct HtmlArgs {
+    /// The profile, or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Write the report to OUT (e.g. report.html) instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Rows of the callsite and leak tables at most; 0 lists all.
+    #[arg(short = 'n', long = "limit", value_name = "N", default_value_t = crate::render::html::defaults::ROWS)]
+    pub n: usize,
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     alloc_core::number::parse_size(s)
 }
@@ -400,6 +419,13 @@ pub enum Command {
         /// The format.
         format: ExportFormat,
     },
+    /// `html`.
+    Html {
+        /// The profile.
+        input: Input,
+        /// Options.
+        options: HtmlOptions,
+    },
 }
 
 /// Everything a run needs.
@@ -522,6 +548,16 @@ impl Cli {
                 )
             }
             CommandArgs::Export(a) => export_command(a)?,
+            CommandArgs::Html(a) => (
+                Command::Html {
+                    input: Input::from_arg(a.file),
+                    options: HtmlOptions::new(limit(a.n)),
+                },
+                OutputArgs {
+                    json: false,
+                    output: a.output,
+                },
+            ),
         };
         Ok(Job {
             command,
@@ -733,6 +769,28 @@ mod tests {
             .into_job()
             .unwrap_err();
         assert!(err.contains("both"));
+    }
+
+    #[test]
+    fn html_takes_an_output_and_a_row_limit() {
+        let j = job(&["html", "p.json", "-o", "report.html"]);
+        assert_eq!(
+            j.command,
+            Command::Html {
+                input: Input::File("p.json".into()),
+                options: HtmlOptions::default()
+            }
+        );
+        assert_eq!(j.output, Some("report.html".into()));
+        assert!(!j.json);
+        let Command::Html { options, .. } = job(&["html", "-", "-n", "0"]).command else {
+            panic!()
+        };
+        assert_eq!(options, HtmlOptions::new(None));
+        assert_eq!(
+            parse_err(&["html", "p", "--json"]),
+            ErrorKind::UnknownArgument
+        );
     }
 
     #[test]

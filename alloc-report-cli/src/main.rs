@@ -10,6 +10,7 @@
 //! alloc-report flamegraph profile.json --metric bytes|blocks|live|peak -o heap.svg
 //! alloc-report diff       old.json new.json [--by bytes|blocks|live] [--fail-if-increase PCT]
 //! alloc-report export     profile.json --format folded|dhat|pprof|speedscope [-o OUT]
+//! alloc-report html       profile.json -o report.html
 //! ```
 //!
 //! Every analysis lives in [`alloc_core`]; this binary parses arguments
@@ -282,6 +283,16 @@ fn execute(job: &Job) -> Result<Option<String>, CliError> {
         }
         Command::Export { input, format } => {
             export::run(input, format, out)?;
+            Ok(None)
+        }
+        Command::Html { input, options } => {
+            if out.is_none() && io::stdout().is_terminal() {
+                return Err(CliError::Usage(
+                    "refusing to write HTML to the terminal; use -o FILE.html".to_owned(),
+                ));
+            }
+            let p = load(input)?;
+            emit(out, |w| render::html::render(w, &p, options))?;
             Ok(None)
         }
     }

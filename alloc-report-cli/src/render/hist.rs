@@ -15,7 +15,7 @@ use super::{TextOptions, right, write_sampling_note};
 const EIGHTHS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 
 /// A size in bytes, exact: `512`, `4 KiB`; `1.5 KiB` only when not a whole unit.
-fn size_value(n: u64) -> String {
+pub(crate) fn size_value(n: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let (mut v, mut unit) = (n, 0);
     while v >= 1024 && v % 1024 == 0 && unit < UNITS.len() {
@@ -31,7 +31,7 @@ fn size_value(n: u64) -> String {
 
 /// The label of a bucket: a single value, or a half-open range `[lo, hi+1)`
 /// for standard power-of-two buckets, or `[lo, hi]`.
-fn label(of: HistKind, b: &Bucket) -> String {
+pub(crate) fn label(of: HistKind, b: &Bucket) -> String {
     let fmt = |v: u64| match of {
         HistKind::Lifetime => duration_ns(v),
         HistKind::Size | HistKind::Align => size_value(v),

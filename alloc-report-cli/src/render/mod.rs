@@ -12,6 +12,7 @@ use alloc_core::number;
 pub mod diff;
 pub mod flamegraph;
 pub mod hist;
+pub mod html;
 pub mod leaks;
 pub mod summary;
 pub mod top;
