@@ -375,6 +375,121 @@ fn the_url_fragment_drives_metric_search_and_sort() {
     );
 }
 
+/// Clicks and hovers through the page's own event handlers, from a script
+/// added to a copy of the report, and records what each step changed.
+const DRIVER: &str = r##"<script>
+(function () {
+  const out = {};
+  const frame = Array.from(document.querySelectorAll("#flame .fr"))
+    .find((f) => f.textContent === "leaky::leak_cache_entries");
+  const before = document.querySelectorAll("#flame .fr").length;
+  frame.dispatchEvent(new MouseEvent("mousemove", { bubbles: true, clientX: 50, clientY: 50 }));
+  const tip = document.getElementById("tooltip");
+  out.tip = tip.hidden ? "hidden" : tip.textContent;
+  frame.click();
+  const zoomed = Array.from(document.querySelectorAll("#flame .fr"))
+    .find((f) => f.textContent === "leaky::leak_cache_entries");
+  out.zoomCaption = document.getElementById("flame-caption").textContent;
+  out.zoomWidth = zoomed ? zoomed.style.width : "gone";
+  out.flameWidth = document.getElementById("flame").clientWidth;
+  out.resetEnabled = !document.getElementById("flame-reset").disabled;
+  document.getElementById("flame-reset").click();
+  out.resetCaption = document.getElementById("flame-caption").textContent;
+  out.framesBack = document.querySelectorAll("#flame .fr").length === before;
+  document.querySelector("#metric-buttons button[data-metric=blocks]").click();
+  out.metric = document.getElementById("flame").dataset.metric;
+  out.hash = location.hash;
+  const search = document.getElementById("flame-search");
+  search.value = "make_buffers";
+  search.dispatchEvent(new Event("input"));
+  out.match = document.getElementById("flame-match").dataset.pct;
+  const table = document.getElementById("top-table");
+  const bytesHead = Array.from(table.tHead.rows[0].cells).find((th) => th.textContent === "Bytes");
+  bytesHead.click();
+  bytesHead.click();
+  out.sort = bytesHead.getAttribute("aria-sort");
+  out.bytesOrder = Array.from(table.tBodies).map((b) => Number(b.rows[0].cells[2].dataset.v));
+  const row = table.tBodies[0].rows[0];
+  row.click();
+  out.stackShown = !row.nextElementSibling.hidden;
+  out.stackFrames = row.nextElementSibling.querySelectorAll("li").length;
+  document.body.dataset.driver = JSON.stringify(out);
+})();
+</script>"##;
+
+#[test]
+fn clicks_zoom_sort_and_expand() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = leaky_report(dir.path(), &[]);
+    let page = std::fs::read_to_string(&report).unwrap();
+    let driven = dir.path().join("driven.html");
+    std::fs::write(
+        &driven,
+        page.replace("</body>", &format!("{DRIVER}</body>")),
+    )
+    .unwrap();
+    let run = headless(
+        &browser,
+        dir.path(),
+        &url(&driven, ""),
+        &["--dump-dom", "--window-size=1280,2400"],
+    );
+    run.assert_clean_console();
+    let at = run.dom.find("data-driver=\"").expect("the driver ran") + 13;
+    let raw = &run.dom[at..at + run.dom[at..].find('"').unwrap()];
+    let out: serde_json::Value =
+        serde_json::from_str(&raw.replace("&quot;", "\"").replace("&amp;", "&")).unwrap();
+    let tip = out["tip"].as_str().unwrap();
+    assert!(tip.starts_with("leaky::leak_cache_entries"), "{tip}");
+    assert!(
+        tip.contains("bytes allocated:") && tip.contains("click to zoom"),
+        "{tip}"
+    );
+    assert!(
+        out["zoomCaption"]
+            .as_str()
+            .unwrap()
+            .starts_with("Zoomed into leaky::leak_cache_entries")
+    );
+    let width: f64 = out["zoomWidth"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("px")
+        .parse()
+        .unwrap();
+    assert!(
+        width >= out["flameWidth"].as_f64().unwrap() - 2.0,
+        "the zoomed frame fills the width: {out}"
+    );
+    assert_eq!(out["resetEnabled"], true);
+    assert!(
+        out["resetCaption"]
+            .as_str()
+            .unwrap()
+            .starts_with("Showing all")
+    );
+    assert_eq!(out["framesBack"], true);
+    assert_eq!(out["metric"], "blocks");
+    assert_eq!(out["hash"], "#metric=blocks", "the view is kept in the URL");
+    assert!(out["match"].as_str().unwrap().parse::<f64>().unwrap() > 0.0);
+    assert_eq!(
+        out["sort"], "ascending",
+        "a second click reverses the order"
+    );
+    let order: Vec<u64> = out["bytesOrder"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+    assert_eq!(out["stackShown"], true);
+    assert!(out["stackFrames"].as_u64().unwrap() >= 1);
+}
+
 #[test]
 fn the_screenshot_is_a_drawn_page() {
     let Some(browser) = browser_or_skip() else {
