@@ -1,6 +1,7 @@
 //! `alloc-report`: turns a profile written by alloc-profiler into what people
 //! read: a summary, the top callsites, leaks, histograms, flamegraphs and diffs,
-//! and exports for other tools (DHAT's viewer, pprof, speedscope).
+//! exports for other tools (DHAT's viewer, pprof, speedscope), and a
+//! self-contained HTML report.
 //!
 //! ```text
 //! alloc-report summary    profile.json
