@@ -16,7 +16,7 @@ use alloc_core::format::{
 };
 use alloc_core::histogram::{ALIGN_BUCKETS, Bucketing, LOG2_BUCKETS, buckets_from_counts};
 
-use crate::heap::{HEAP, Heap, Point};
+use crate::heap::{Heap, Point};
 use crate::live_table;
 use crate::record::{self, Hist, Kind, RawEvent};
 use crate::recorder::{self, GENERATION, OFF, STATE};
@@ -69,10 +69,13 @@ fn snapshot(stop: bool) -> Snapshot {
     // bookkeeping once we hold them all.
     let records: Vec<_> = record::POOL.iter().map(|r| r.lock()).collect();
     let now_ns = crate::clock::now_ns().saturating_sub(recorder::START_NS.load(Ordering::Relaxed));
-    // The heap lock guards every callsite's figures too: hold it while
-    // copying them.
-    let mut heap_guard = HEAP.lock();
-    let heap = Box::new(*heap_guard);
+    let mut heap = Box::new(Heap::merge(
+        records
+            .iter()
+            .filter(|r| r.is_current(generation))
+            .map(|r| &r.tally),
+        now_ns,
+    ));
     // Never earlier than an event already stamped (clocks read on different
     // CPUs may disagree by a little).
     let now_ns = now_ns.max(heap.last_t_ns);
@@ -86,8 +89,10 @@ fn snapshot(stop: bool) -> Snapshot {
             });
             continue;
         };
-        let a = heap_guard.agg_copy(e);
-        let (peak_blocks, peak_bytes) = if a.peak_epoch == heap.epoch {
+        let a = *e.agg.lock();
+        // Blocks freed since the peak that were live at it; those still live
+        // are added below.
+        let (peak_blocks, peak_bytes) = if a.peak_epoch == heap.peak_bytes {
             (a.peak_blocks, a.peak_bytes)
         } else {
             (0, 0)
@@ -115,14 +120,15 @@ fn snapshot(stop: bool) -> Snapshot {
             },
         });
     }
-    drop(heap_guard);
-    if heap.epoch > 0 {
+    if heap.peak_bytes > 0 {
+        let peak = heap.peak_bytes;
         let mut live_at_peak = |b: &live_table::Block| {
-            if b.seq <= heap.peak_seq
+            if b.peak_from <= peak
                 && let Some(c) = callsites.get_mut(b.stack as usize)
             {
-                c.agg.peak_blocks += 1;
-                c.agg.peak_bytes += b.size;
+                let w = crate::sampling::weight(b.size);
+                c.agg.peak_blocks += w.n;
+                c.agg.peak_bytes += w.b;
             }
         };
         live_table::for_each(|_, b| live_at_peak(b));
@@ -133,6 +139,10 @@ fn snapshot(stop: bool) -> Snapshot {
             }
         }
     }
+    // Every block live at the peak belongs to exactly one callsite.
+    heap.peak_blocks = callsites
+        .iter()
+        .fold(0u64, |s, c| s.wrapping_add(c.agg.peak_blocks));
     let mut snap = Snapshot {
         heap,
         now_ns,
@@ -435,8 +445,9 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
             ),
         },
         timeline: h
-            .series(snap.now_ns)
-            .map(|p: Point| HeapPoint {
+            .series
+            .iter()
+            .map(|p: &Point| HeapPoint {
                 t_ns: p.t_ns,
                 live_bytes: part(p.live_bytes),
                 live_blocks: part(p.live_blocks),

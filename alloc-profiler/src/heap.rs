@@ -1,12 +1,22 @@
-//! The session's heap clock: one small lock-protected state that orders every
-//! event (a sequence number), keeps the exact totals, finds the global peak and
-//! samples the heap-over-time series. Its critical sections are a handful of
-//! additions, so it never holds anyone up for long.
+//! The session's heap clock, with no global lock on the allocation path.
+//!
+//! - The bytes live now and the most bytes ever live share one 128-bit word
+//!   that each event changes with one compare-and-swap ([`step`]). The
+//!   word's history orders every event of the session, so the peak is exact
+//!   under any number of threads, and each event learns, in the same atomic
+//!   step, whether it raised the peak and what the peak was. That is all a
+//!   free needs to know whether its block was live at the current peak: a
+//!   block remembers the lowest peak it is live at ([`Step::peak_from`]).
+//! - Everything additive (event counts, bytes, failures, the blocks live) is
+//!   a [`Tally`] in each thread's record, under that record's lock, and is
+//!   summed when a profile is written ([`Heap::merge`]).
+//! - The heap-over-time series is a bounded list of points under its own
+//!   lock, which a thread takes once every `stride` of its events.
 
-use crate::live_table::Block;
-use crate::sampling::W;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::record::RECORDS;
 use crate::spin::SpinMutex;
-use crate::stack_table::{Agg, StackEntry};
 
 /// Points the heap-over-time series holds before it halves its resolution.
 pub const SERIES_CAP: usize = 1024;
@@ -24,11 +34,379 @@ pub struct Point {
     pub max_bytes: u64,
 }
 
-/// Exact session state. See `docs/format.md` for what each total means.
+// ---- the live/peak word ------------------------------------------------------
+
+/// What one event did to the heap level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Bytes live right after the event.
+    pub live: u64,
+    /// The peak right before it.
+    pub peak_before: u64,
+}
+
+impl Step {
+    /// Whether this event set a new peak (reaching the old one again does
+    /// not: the peak is the first time the maximum is reached).
+    #[inline]
+    pub fn raised(self) -> bool {
+        self.live > self.peak_before
+    }
+
+    /// The lowest peak a block this event created is live at. Peaks are told
+    /// apart by their height, which only grows: the block is live at the
+    /// peak this event set, or else at any later (hence higher) one.
+    #[inline]
+    pub fn peak_from(self) -> u64 {
+        if self.raised() {
+            self.live
+        } else {
+            self.peak_before.saturating_add(1)
+        }
+    }
+
+    /// The peak a block with `peak_from` was live at when this event took it
+    /// away, if any: the current one, when the block came before it.
+    #[inline]
+    pub fn was_live_at_peak(self, peak_from: u64) -> Option<u64> {
+        (peak_from <= self.peak_before).then_some(self.peak_before)
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+mod word {
+    use std::cell::UnsafeCell;
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    use crate::spin::SpinMutex;
+
+    /// Live bytes in the low half, the peak in the high half; 16-byte
+    /// aligned for `cmpxchg16b`.
+    #[repr(C, align(64))]
+    struct Word(UnsafeCell<u128>);
+
+    // SAFETY: the cell is only read and written by `cmpxchg16b` (atomic), or,
+    // on CPUs without it, under `FALLBACK`'s lock.
+    unsafe impl Sync for Word {}
+
+    static WORD: Word = Word(UnsafeCell::new(0));
+    static FALLBACK: SpinMutex<()> = SpinMutex::new(());
+    /// 0: not yet known; 1: `cmpxchg16b` available; 2: not available.
+    static WIDE: AtomicU8 = AtomicU8::new(0);
+
+    #[inline]
+    fn wide() -> bool {
+        match WIDE.load(Ordering::Relaxed) {
+            1 => true,
+            2 => false,
+            _ => {
+                let yes = std::is_x86_feature_detected!("cmpxchg16b");
+                WIDE.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
+                yes
+            }
+        }
+    }
+
+    /// Compares the word with `old` and, if equal, replaces it with `new`;
+    /// returns what it held.
+    ///
+    /// # Safety
+    /// The CPU must support `cmpxchg16b`.
+    #[inline]
+    unsafe fn cas(old: u128, new: u128) -> u128 {
+        let (mut lo, mut hi) = (old as u64, (old >> 64) as u64);
+        // SAFETY: WORD is 16-byte aligned and only ever accessed atomically
+        // (see `Word`); the caller checked the CPU feature. LLVM reserves
+        // rbx, so the new low half goes through another register and rbx is
+        // restored before the block ends.
+        unsafe {
+            std::arch::asm!(
+                "xchg {new_lo}, rbx",
+                "lock cmpxchg16b xmmword ptr [{ptr}]",
+                "mov rbx, {new_lo}",
+                ptr = in(reg) WORD.0.get(),
+                new_lo = inout(reg) new as u64 => _,
+                in("rcx") (new >> 64) as u64,
+                inout("rax") lo,
+                inout("rdx") hi,
+                options(nostack),
+            );
+        }
+        u128::from(lo) | (u128::from(hi) << 64)
+    }
+
+    /// Applies `f` to the word atomically; `guess` is the caller's last
+    /// sighting of it (a right guess saves a round trip), updated to the new
+    /// value. Returns the value before.
+    #[inline]
+    pub fn update(guess: &mut u128, f: impl Fn(u128) -> u128) -> u128 {
+        if wide() {
+            let mut cur = *guess;
+            loop {
+                let new = f(cur);
+                // SAFETY: `wide()` confirmed the CPU feature.
+                let seen = unsafe { cas(cur, new) };
+                if seen == cur {
+                    *guess = new;
+                    return cur;
+                }
+                cur = seen;
+            }
+        }
+        let _held = FALLBACK.lock();
+        // SAFETY: without `cmpxchg16b`, every access is under FALLBACK's lock.
+        let cur = unsafe { *WORD.0.get() };
+        let new = f(cur);
+        // SAFETY: as above.
+        unsafe { *WORD.0.get() = new };
+        *guess = new;
+        cur
+    }
+
+    /// The lock used without `cmpxchg16b`, for `fork.rs`.
+    pub fn fallback_lock() -> &'static crate::spin::RawSpin {
+        // SAFETY: locked and unlocked in pairs by `fork.rs` only.
+        unsafe { FALLBACK.raw() }
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", not(miri))))]
+mod word {
+    //! Targets without a 16-byte compare-and-swap (and Miri): the word under
+    //! a spin lock whose critical section is a few instructions.
+    use crate::spin::SpinMutex;
+
+    static WORD: SpinMutex<u128> = SpinMutex::new(0);
+
+    #[inline]
+    pub fn update(guess: &mut u128, f: impl Fn(u128) -> u128) -> u128 {
+        let mut w = WORD.lock();
+        let cur = *w;
+        *w = f(cur);
+        *guess = *w;
+        cur
+    }
+
+    pub fn fallback_lock() -> &'static crate::spin::RawSpin {
+        // SAFETY: locked and unlocked in pairs by `fork.rs` only.
+        unsafe { WORD.raw() }
+    }
+}
+
+#[inline]
+fn split(w: u128) -> (u64, u64) {
+    (w as u64, (w >> 64) as u64)
+}
+
+#[inline]
+fn join(live: u64, peak: u64) -> u128 {
+    u128::from(live) | (u128::from(peak) << 64)
+}
+
+/// One event: `add` bytes become live and `sub` bytes stop being live, at
+/// once. `guess` is the calling record's last sighting of the word.
+#[inline]
+pub fn step(guess: &mut u128, add: u64, sub: u64) -> Step {
+    let before = word::update(guess, |w| {
+        let (live, peak) = split(w);
+        let live = live.wrapping_add(add).wrapping_sub(sub);
+        join(live, peak.max(live))
+    });
+    let (live, peak_before) = split(before);
+    Step {
+        live: live.wrapping_add(add).wrapping_sub(sub),
+        peak_before,
+    }
+}
+
+/// The word now: (live bytes, peak bytes).
+pub fn level() -> (u64, u64) {
+    let mut guess = 0;
+    split(word::update(&mut guess, |w| w))
+}
+
+// ---- per-record tallies ------------------------------------------------------
+
+/// Blocks live, per record (the series reads them all without the records'
+/// locks; each is written only by its record's lock holder).
+#[repr(align(64))]
+struct Padded(AtomicU64);
+static LIVE_BLOCKS: [Padded; RECORDS] = [const { Padded(AtomicU64::new(0)) }; RECORDS];
+/// One more than the highest record index in use this session.
+static RECORDS_USED: AtomicUsize = AtomicUsize::new(0);
+
+/// A record's share of the session's totals. See `docs/format.md` for what
+/// each total means.
 #[derive(Clone, Copy)]
+pub struct Tally {
+    /// Successful `alloc`/`alloc_zeroed` calls.
+    pub allocations: u64,
+    /// Successful `realloc` calls.
+    pub reallocations: u64,
+    /// Frees of tracked blocks.
+    pub deallocations: u64,
+    /// Bytes handed out.
+    pub bytes_allocated: u64,
+    /// Bytes given back (tracked blocks only).
+    pub bytes_deallocated: u64,
+    /// Frees of blocks the session never saw allocated.
+    pub untracked_frees: u64,
+    /// Their bytes.
+    pub untracked_free_bytes: u64,
+    /// Reallocations of such blocks.
+    pub untracked_reallocs: u64,
+    /// Blocks the live table could not hold.
+    pub missed_blocks: u64,
+    /// Their bytes.
+    pub missed_bytes: u64,
+    /// Calls the inner allocator refused.
+    pub failures: u64,
+    /// The latest event time seen.
+    pub last_t_ns: u64,
+    /// The highest peak this record's events set, and when.
+    pub peak_bytes: u64,
+    /// When that peak was set.
+    pub peak_t_ns: u64,
+    /// Blocks allocated less blocks freed by this record's events.
+    live_blocks: u64,
+    /// This record's pool index.
+    index: usize,
+    guess: u128,
+    since_point: u64,
+    interval_max: u64,
+}
+
+impl Tally {
+    /// Nothing counted, for no record yet.
+    pub const ZERO: Self = Self {
+        allocations: 0,
+        reallocations: 0,
+        deallocations: 0,
+        bytes_allocated: 0,
+        bytes_deallocated: 0,
+        untracked_frees: 0,
+        untracked_free_bytes: 0,
+        untracked_reallocs: 0,
+        missed_blocks: 0,
+        missed_bytes: 0,
+        failures: 0,
+        last_t_ns: 0,
+        peak_bytes: 0,
+        peak_t_ns: 0,
+        live_blocks: 0,
+        index: 0,
+        guess: 0,
+        since_point: 0,
+        interval_max: 0,
+    };
+
+    /// A zero tally for the record at `index` of the pool.
+    pub fn new(index: usize) -> Self {
+        if let Some(p) = LIVE_BLOCKS.get(index) {
+            p.0.store(0, Ordering::Relaxed);
+        }
+        Self {
+            index,
+            ..Self::ZERO
+        }
+    }
+
+    /// The heap changes by `+add`/`-sub` bytes and `+n_add`/`-n_sub` blocks
+    /// at `t_ns`: one step of the word, noted in the series.
+    #[inline]
+    pub fn step(&mut self, add: u64, sub: u64, n_add: u64, n_sub: u64, t_ns: u64) -> Step {
+        let s = step(&mut self.guess, add, sub);
+        if s.raised() {
+            self.peak_bytes = s.live;
+            self.peak_t_ns = t_ns;
+        }
+        self.live_blocks = self.live_blocks.wrapping_add(n_add).wrapping_sub(n_sub);
+        if let Some(p) = LIVE_BLOCKS.get(self.index) {
+            p.0.store(self.live_blocks, Ordering::Relaxed);
+        }
+        self.last_t_ns = self.last_t_ns.max(t_ns);
+        self.interval_max = self.interval_max.max(s.live);
+        self.since_point += 1;
+        if self.since_point >= STRIDE.load(Ordering::Relaxed) {
+            self.push_point(t_ns);
+        }
+        s
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_point(&mut self, t_ns: u64) {
+        let mut series = SERIES.lock();
+        let (live, _) = level();
+        series.push(Point {
+            t_ns,
+            live_bytes: live,
+            live_blocks: live_blocks(),
+            max_bytes: self.interval_max.max(live),
+        });
+        self.since_point = 0;
+        self.interval_max = 0;
+    }
+}
+
+fn live_blocks() -> u64 {
+    let used = RECORDS_USED.load(Ordering::Relaxed).min(RECORDS);
+    LIVE_BLOCKS
+        .get(..used)
+        .unwrap_or(&[])
+        .iter()
+        .fold(0u64, |s, p| s.wrapping_add(p.0.load(Ordering::Relaxed)))
+}
+
+// ---- the series --------------------------------------------------------------
+
+struct Series {
+    points: [Point; SERIES_CAP],
+    len: usize,
+}
+
+static SERIES: SpinMutex<Series> = SpinMutex::new(Series {
+    points: [Point {
+        t_ns: 0,
+        live_bytes: 0,
+        live_blocks: 0,
+        max_bytes: 0,
+    }; SERIES_CAP],
+    len: 0,
+});
+/// Events of one record between two of its points.
+static STRIDE: AtomicU64 = AtomicU64::new(1);
+
+impl Series {
+    fn push(&mut self, mut p: Point) {
+        if self.len == SERIES_CAP {
+            for i in 0..SERIES_CAP / 2 {
+                let (a, b) = (self.points[2 * i], self.points[2 * i + 1]);
+                self.points[i] = Point {
+                    max_bytes: a.max_bytes.max(b.max_bytes),
+                    ..b
+                };
+            }
+            self.len = SERIES_CAP / 2;
+            STRIDE.store(STRIDE.load(Ordering::Relaxed) * 2, Ordering::Relaxed);
+        }
+        // Clocks read on different CPUs may disagree by a little: points
+        // never go back in time.
+        if let Some(last) = self.len.checked_sub(1).and_then(|i| self.points.get(i)) {
+            p.t_ns = p.t_ns.max(last.t_ns);
+        }
+        if let Some(slot) = self.points.get_mut(self.len) {
+            *slot = p;
+            self.len += 1;
+        }
+    }
+}
+
+// ---- the whole, for a profile ------------------------------------------------
+
+/// The session's totals, merged from every record. See `docs/format.md`.
+#[derive(Clone, Default)]
 pub struct Heap {
-    /// Sequence number of the latest event.
-    pub seq: u64,
     /// Successful `alloc`/`alloc_zeroed` calls.
     pub allocations: u64,
     /// Successful `realloc` calls.
@@ -45,14 +423,10 @@ pub struct Heap {
     pub live_bytes: u64,
     /// Most bytes ever live.
     pub peak_bytes: u64,
-    /// Blocks live at that moment.
+    /// Blocks live at that moment (the caller adds up the callsites').
     pub peak_blocks: u64,
-    /// Sequence number of the peak.
-    pub peak_seq: u64,
     /// Time of the peak.
     pub peak_t_ns: u64,
-    /// Increments with each new peak.
-    pub epoch: u64,
     /// Frees of blocks the session never saw allocated.
     pub untracked_frees: u64,
     /// Their bytes.
@@ -67,314 +441,187 @@ pub struct Heap {
     pub failures: u64,
     /// The latest event time seen.
     pub last_t_ns: u64,
-    series: [Point; SERIES_CAP],
-    series_len: usize,
-    stride: u64,
-    since_point: u64,
-    interval_max: u64,
+    /// The heap over time, ending at the present figures.
+    pub series: Vec<Point>,
 }
 
 impl Heap {
-    const fn new() -> Self {
-        Self {
-            seq: 0,
-            allocations: 0,
-            reallocations: 0,
-            deallocations: 0,
-            bytes_allocated: 0,
-            bytes_deallocated: 0,
-            live_blocks: 0,
-            live_bytes: 0,
-            peak_bytes: 0,
-            peak_blocks: 0,
-            peak_seq: 0,
-            peak_t_ns: 0,
-            epoch: 0,
-            untracked_frees: 0,
-            untracked_free_bytes: 0,
-            untracked_reallocs: 0,
-            missed_blocks: 0,
-            missed_bytes: 0,
-            failures: 0,
-            last_t_ns: 0,
-            series: [Point {
-                t_ns: 0,
-                live_bytes: 0,
-                live_blocks: 0,
-                max_bytes: 0,
-            }; SERIES_CAP],
-            series_len: 0,
-            stride: 1,
-            since_point: 0,
-            interval_max: 0,
-        }
-    }
-
-    #[inline]
-    fn tick(&mut self, t_ns: u64) -> u64 {
-        self.seq += 1;
-        self.last_t_ns = self.last_t_ns.max(t_ns);
-        if self.live_bytes > self.peak_bytes {
-            self.peak_bytes = self.live_bytes;
-            self.peak_blocks = self.live_blocks;
-            self.peak_seq = self.seq;
-            self.peak_t_ns = t_ns;
-            self.epoch += 1;
-        }
-        self.interval_max = self.interval_max.max(self.live_bytes);
-        self.since_point += 1;
-        if self.since_point >= self.stride {
-            self.push_point(t_ns);
-        }
-        self.seq
-    }
-
-    fn push_point(&mut self, t_ns: u64) {
-        if self.series_len == SERIES_CAP {
-            for i in 0..SERIES_CAP / 2 {
-                let (a, b) = (self.series[2 * i], self.series[2 * i + 1]);
-                self.series[i] = Point {
-                    max_bytes: a.max_bytes.max(b.max_bytes),
-                    ..b
-                };
+    /// Adds up `tallies` (every record of the session, whose locks the
+    /// caller holds, so that no event is half done) into the session's
+    /// figures, with the series ending at `now_ns` (or at the latest event,
+    /// if a clock read on another CPU was a little ahead).
+    pub fn merge<'a>(tallies: impl Iterator<Item = &'a Tally>, now_ns: u64) -> Self {
+        let mut h = Heap::default();
+        let mut pending = false;
+        let mut interval_max = 0;
+        for t in tallies {
+            h.allocations = h.allocations.wrapping_add(t.allocations);
+            h.reallocations = h.reallocations.wrapping_add(t.reallocations);
+            h.deallocations = h.deallocations.wrapping_add(t.deallocations);
+            h.bytes_allocated = h.bytes_allocated.wrapping_add(t.bytes_allocated);
+            h.bytes_deallocated = h.bytes_deallocated.wrapping_add(t.bytes_deallocated);
+            h.untracked_frees += t.untracked_frees;
+            h.untracked_free_bytes = h.untracked_free_bytes.wrapping_add(t.untracked_free_bytes);
+            h.untracked_reallocs += t.untracked_reallocs;
+            h.missed_blocks = h.missed_blocks.wrapping_add(t.missed_blocks);
+            h.missed_bytes = h.missed_bytes.wrapping_add(t.missed_bytes);
+            h.failures += t.failures;
+            h.live_blocks = h.live_blocks.wrapping_add(t.live_blocks);
+            h.last_t_ns = h.last_t_ns.max(t.last_t_ns);
+            if t.peak_bytes > h.peak_bytes {
+                h.peak_bytes = t.peak_bytes;
+                h.peak_t_ns = t.peak_t_ns;
             }
-            self.series_len = SERIES_CAP / 2;
-            self.stride *= 2;
+            pending |= t.since_point > 0;
+            interval_max = interval_max.max(t.interval_max);
         }
-        self.series[self.series_len] = Point {
-            t_ns,
-            live_bytes: self.live_bytes,
-            live_blocks: self.live_blocks,
-            max_bytes: self.interval_max,
-        };
-        self.series_len += 1;
-        self.since_point = 0;
-        self.interval_max = 0;
-    }
-
-    /// The series so far, plus a final point at `now_ns`.
-    pub fn series(&self, now_ns: u64) -> impl Iterator<Item = Point> + '_ {
+        let (live, peak) = level();
+        h.live_bytes = live;
+        // The record that set the peak says when; the word says how high
+        // (the same figure).
+        h.peak_bytes = peak;
+        let series = SERIES.lock();
+        h.series = series.points.get(..series.len).unwrap_or(&[]).to_vec();
+        drop(series);
         // A last point whenever the series does not already end at the
         // present figures (events since the last point, or a block moved to
         // the untracked count without an event).
-        let stale = self
+        let stale = h
             .series
-            .get(self.series_len.wrapping_sub(1))
-            .is_none_or(|p| (p.live_bytes, p.live_blocks) != (self.live_bytes, self.live_blocks));
-        let tail = (self.since_point > 0 || stale).then_some(Point {
-            t_ns: now_ns,
-            live_bytes: self.live_bytes,
-            live_blocks: self.live_blocks,
-            max_bytes: self.interval_max.max(self.live_bytes),
-        });
-        self.series[..self.series_len].iter().copied().chain(tail)
-    }
-
-    /// The figures of the callsite `entry`. Holding `&mut Heap` means
-    /// holding the heap lock, which guards every callsite's figures.
-    #[inline]
-    pub fn agg<'h>(&'h mut self, entry: &'h StackEntry) -> &'h mut Agg {
-        // SAFETY: callsite figures are only ever reached through this method
-        // (and `Heap::agg_copy`), which needs the heap lock held (the `&mut
-        // self` borrow of the guarded `Heap`); the returned borrow ends before
-        // another can be made from the same `&mut self`, so no two references
-        // to one `Agg` coexist.
-        unsafe { &mut *entry.agg.get() }
-    }
-
-    /// A copy of the figures of the callsite `entry`.
-    pub fn agg_copy(&mut self, entry: &StackEntry) -> Agg {
-        *self.agg(entry)
-    }
-
-    /// An allocation of weight `w` at callsite `at` was tracked; returns its
-    /// sequence number.
-    #[inline]
-    pub fn alloc(&mut self, at: Option<&StackEntry>, w: W, t_ns: u64) -> u64 {
-        self.allocations = self.allocations.wrapping_add(w.n);
-        self.bytes_allocated = self.bytes_allocated.wrapping_add(w.b);
-        self.live_blocks = self.live_blocks.wrapping_add(w.n);
-        self.live_bytes = self.live_bytes.wrapping_add(w.b);
-        if let Some(e) = at {
-            let a = self.agg(e);
-            a.blocks = a.blocks.wrapping_add(w.n);
-            a.bytes = a.bytes.wrapping_add(w.b);
-            a.attach(w);
+            .last()
+            .is_none_or(|p| (p.live_bytes, p.live_blocks) != (h.live_bytes, h.live_blocks));
+        if pending || stale {
+            let t_ns = h
+                .series
+                .last()
+                .map_or(0, |p| p.t_ns)
+                .max(now_ns)
+                .max(h.last_t_ns);
+            h.series.push(Point {
+                t_ns,
+                live_bytes: h.live_bytes,
+                live_blocks: h.live_blocks,
+                max_bytes: interval_max.max(h.live_bytes),
+            });
         }
-        self.tick(t_ns)
-    }
-
-    /// An allocation the live table could not hold: counted, not live.
-    pub fn missed_alloc(&mut self, at: Option<&StackEntry>, w: W) {
-        self.allocations = self.allocations.wrapping_add(w.n);
-        self.bytes_allocated = self.bytes_allocated.wrapping_add(w.b);
-        self.missed_blocks = self.missed_blocks.wrapping_add(w.n);
-        self.missed_bytes = self.missed_bytes.wrapping_add(w.b);
-        if let Some(e) = at {
-            let a = self.agg(e);
-            a.blocks = a.blocks.wrapping_add(w.n);
-            a.bytes = a.bytes.wrapping_add(w.b);
-        }
-    }
-
-    /// Whether a block last (re)allocated at `seq` was live at the current
-    /// peak, as that peak's epoch.
-    #[inline]
-    fn at_peak(&self, seq: u64) -> Option<u64> {
-        (self.epoch > 0 && seq <= self.peak_seq).then_some(self.epoch)
-    }
-
-    /// The tracked block `b` (of callsite `at`, weight `w`) was freed; returns
-    /// its lifetime.
-    #[inline]
-    pub fn free(&mut self, at: Option<&StackEntry>, b: &Block, w: W, t_ns: u64) -> u64 {
-        let peak = self.at_peak(b.seq);
-        self.deallocations = self.deallocations.wrapping_add(w.n);
-        self.bytes_deallocated = self.bytes_deallocated.wrapping_add(w.b);
-        self.live_blocks = self.live_blocks.wrapping_sub(w.n);
-        self.live_bytes = self.live_bytes.wrapping_sub(w.b);
-        let lifetime = t_ns.saturating_sub(b.birth_ns);
-        if let Some(e) = at {
-            let a = self.agg(e);
-            a.detach(w, peak);
-            a.freed(w, lifetime);
-        }
-        self.tick(t_ns);
-        lifetime
-    }
-
-    /// A block the session never saw allocated was freed.
-    pub fn untracked_free(&mut self, size: u64) {
-        self.untracked_frees += 1;
-        self.untracked_free_bytes = self.untracked_free_bytes.wrapping_add(size);
-    }
-
-    /// A reallocation to weight `w_new` succeeded at callsite `to`. `from` is
-    /// the old block, its callsite and weight when it was tracked; otherwise
-    /// `untracked_old` is the old size of a block the session never saw
-    /// (counted apart), if it is to be counted. Returns the new block's
-    /// sequence number.
-    #[inline]
-    pub fn realloc(
-        &mut self,
-        from: Option<(Option<&StackEntry>, &Block, W)>,
-        untracked_old: Option<u64>,
-        to: Option<&StackEntry>,
-        w_new: W,
-        t_ns: u64,
-    ) -> u64 {
-        self.reallocations = self.reallocations.wrapping_add(w_new.n);
-        self.bytes_allocated = self.bytes_allocated.wrapping_add(w_new.b);
-        if let Some((owner, b, w_old)) = from {
-            let peak = self.at_peak(b.seq);
-            self.bytes_deallocated = self.bytes_deallocated.wrapping_add(w_old.b);
-            self.live_blocks = self.live_blocks.wrapping_sub(w_old.n);
-            self.live_bytes = self.live_bytes.wrapping_sub(w_old.b);
-            if let Some(e) = owner {
-                self.agg(e).detach(w_old, peak);
-            }
-        } else if let Some(old) = untracked_old {
-            self.untracked_reallocs += 1;
-            self.untracked_free_bytes = self.untracked_free_bytes.wrapping_add(old);
-        }
-        self.live_blocks = self.live_blocks.wrapping_add(w_new.n);
-        self.live_bytes = self.live_bytes.wrapping_add(w_new.b);
-        if let Some(e) = to {
-            let a = self.agg(e);
-            a.reallocs = a.reallocs.wrapping_add(w_new.n);
-            a.bytes = a.bytes.wrapping_add(w_new.b);
-            a.attach(w_new);
-        }
-        self.tick(t_ns)
-    }
-
-    /// A block of weight `w` (of callsite `at`) counted as live could not be
-    /// kept in the live table: it moves to the untracked count.
-    pub fn lose(&mut self, at: Option<&StackEntry>, w: W) {
-        self.live_blocks = self.live_blocks.wrapping_sub(w.n);
-        self.live_bytes = self.live_bytes.wrapping_sub(w.b);
-        self.missed_blocks = self.missed_blocks.wrapping_add(w.n);
-        self.missed_bytes = self.missed_bytes.wrapping_add(w.b);
-        if let Some(e) = at {
-            self.agg(e).detach(w, None);
-        }
+        h
     }
 }
 
-/// The session's heap state.
-pub static HEAP: SpinMutex<Heap> = SpinMutex::new(Heap::new());
-
-/// The heap lock, for `fork.rs`.
+/// The leaf locks of this module, for `fork.rs`.
 pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
     // SAFETY: locked and unlocked in pairs by `fork.rs` only.
-    f(unsafe { HEAP.raw() });
+    f(unsafe { SERIES.raw() });
+    f(word::fallback_lock());
 }
 
-/// Zeroes the state for a new session.
+/// Zeroes the state for a new session. Only with every record's lock held
+/// (no event in flight).
 pub fn reset() {
-    *HEAP.lock() = Heap::new();
+    let mut guess = 0;
+    word::update(&mut guess, |_| 0);
+    let mut series = SERIES.lock();
+    series.len = 0;
+    STRIDE.store(1, Ordering::Relaxed);
+    for p in &LIVE_BLOCKS {
+        p.0.store(0, Ordering::Relaxed);
+    }
+    RECORDS_USED.store(0, Ordering::Relaxed);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn w(b: u64) -> W {
-        W { n: 1, b }
-    }
-
-    fn blk(seq: u64, size: u64) -> Block {
-        Block {
-            size,
-            birth_ns: 0,
-            seq,
-            stack: 0,
-        }
-    }
+    /// The word is global: tests that step it take turns.
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     #[test]
-    fn peak_is_the_first_time_the_maximum_is_reached() {
-        let mut h = Heap::new();
-        let a = h.alloc(None, w(100), 1);
-        let b = h.alloc(None, w(50), 2);
-        assert_eq!((h.peak_bytes, h.peak_blocks, h.peak_seq), (150, 2, b));
-        assert_eq!(h.at_peak(a), Some(h.epoch), "a was live at the peak");
-        h.free(None, &blk(a, 100), w(100), 3);
-        let c = h.alloc(None, w(100), 4);
-        assert_eq!(h.peak_bytes, 150, "equal, not higher: the peak stays first");
-        assert_eq!(h.at_peak(c), None, "c came after the peak");
-        h.free(None, &blk(c, 100), w(100), 5);
-        assert_eq!(h.live_bytes, 50);
-    }
-
-    #[test]
-    fn reallocation_moves_bytes_without_counting_a_free() {
-        let mut h = Heap::new();
-        let s = h.alloc(None, w(10), 0);
-        h.realloc(Some((None, &blk(s, 10), w(10))), None, None, w(40), 1);
-        assert_eq!((h.allocations, h.reallocations, h.deallocations), (1, 1, 0));
+    fn a_block_is_live_at_a_peak_it_saw_and_not_at_one_before_it() {
+        let a = Step {
+            live: 100,
+            peak_before: 0,
+        };
+        assert!(a.raised());
         assert_eq!(
-            (h.bytes_allocated, h.bytes_deallocated, h.live_bytes),
-            (50, 10, 40)
+            a.peak_from(),
+            100,
+            "the allocation that sets a peak is live at it"
         );
-        assert_eq!(h.peak_bytes, 40);
+        let b = Step {
+            live: 150,
+            peak_before: 100,
+        };
+        assert_eq!(b.peak_from(), 150);
+        let free_a = Step {
+            live: 50,
+            peak_before: 150,
+        };
+        assert_eq!(free_a.was_live_at_peak(a.peak_from()), Some(150));
+        let c = Step {
+            live: 150,
+            peak_before: 150,
+        };
+        assert!(!c.raised(), "equal, not higher: the peak stays first");
+        let free_c = Step {
+            live: 50,
+            peak_before: 150,
+        };
+        assert_eq!(
+            free_c.was_live_at_peak(c.peak_from()),
+            None,
+            "c came after the peak"
+        );
+    }
+
+    #[test]
+    fn steps_from_many_threads_leave_the_exact_peak() {
+        let _turn = TURN.lock().unwrap();
+        reset();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let mut guess = 0;
+                    for _ in 0..if cfg!(miri) { 300 } else { 10_000 } {
+                        step(&mut guess, 8, 0);
+                        step(&mut guess, 0, 8);
+                    }
+                });
+            }
+        });
+        let (live, peak) = level();
+        assert_eq!(live, 0);
+        assert!((8..=32).contains(&peak), "peak {peak}");
+        reset();
+        let mut guess = 0;
+        let up = step(&mut guess, 40, 0);
+        let realloc = step(&mut guess, 100, 40);
+        assert_eq!((up.live, realloc.live, realloc.peak_before), (40, 100, 40));
+        assert_eq!(level(), (100, 100));
+        reset();
     }
 
     #[test]
     fn series_stays_bounded_and_keeps_the_peak() {
-        let mut h = Heap::new();
-        let mut seqs = Vec::new();
-        for i in 0..10_000u64 {
-            seqs.push(h.alloc(None, w(8), i));
+        let _turn = TURN.lock().unwrap();
+        reset();
+        let mut t = Tally::new(0);
+        // Enough events for the series to fill and halve at least once.
+        let n: u64 = if cfg!(miri) { 1_500 } else { 10_000 };
+        for i in 0..n {
+            t.step(8, 0, 1, 0, i);
         }
-        for (i, s) in seqs.into_iter().enumerate() {
-            h.free(None, &blk(s, 8), w(8), 10_000 + i as u64);
+        for i in 0..n {
+            t.step(0, 8, 0, 1, n + i);
         }
-        let pts: Vec<Point> = h.series(30_000).collect();
+        let h = Heap::merge([&t].into_iter(), 3 * n);
+        let pts = &h.series;
         assert!(pts.len() <= SERIES_CAP + 1);
         assert!(pts.len() >= SERIES_CAP / 2);
-        assert_eq!(pts.iter().map(|p| p.max_bytes).max(), Some(80_000));
+        assert_eq!(pts.iter().map(|p| p.max_bytes).max(), Some(8 * n));
         assert!(pts.windows(2).all(|w| w[0].t_ns <= w[1].t_ns));
         assert_eq!(pts.last().unwrap().live_bytes, 0);
+        assert_eq!((h.peak_bytes, h.peak_t_ns), (8 * n, n - 1));
+        reset();
     }
 }

@@ -18,8 +18,9 @@ pub struct Block {
     pub size: u64,
     /// When the block was first allocated (its reallocations keep it).
     pub birth_ns: u64,
-    /// Heap-clock sequence of the block's latest allocation or reallocation.
-    pub seq: u64,
+    /// The lowest global peak the block is live at, set by its latest
+    /// allocation or reallocation (`heap::Step::peak_from`).
+    pub peak_from: u64,
     /// The stack id the block belongs to.
     pub stack: u32,
 }
@@ -31,6 +32,9 @@ struct Slot {
     block: Block,
 }
 
+/// Aligned so that two shards (and their locks) never share a cache line
+/// (or an adjacent-line prefetch pair).
+#[repr(align(128))]
 struct Shard {
     slots: *mut Slot,
     cap: usize,

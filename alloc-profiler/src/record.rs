@@ -96,7 +96,9 @@ pub struct InFlight {
     pub block: crate::live_table::Block,
 }
 
-/// One record of the pool.
+/// One record of the pool, aligned so that no two threads' records (and
+/// their locks) share a cache line pair.
+#[repr(align(128))]
 pub struct Record {
     generation: u32,
     /// Blocks being reallocated by this record's threads.
@@ -111,6 +113,8 @@ pub struct Record {
     pub aligns: Hist<ALIGN_BUCKETS>,
     /// Lifetimes of freed blocks.
     pub lifetimes: Hist<LOG2_BUCKETS>,
+    /// This record's share of the session's totals.
+    pub tally: crate::heap::Tally,
 }
 
 // SAFETY: the ring is a private mapping reached only through the record's lock.
@@ -124,7 +128,7 @@ impl Record {
             block: crate::live_table::Block {
                 size: 0,
                 birth_ns: 0,
-                seq: 0,
+                peak_from: 0,
                 stack: 0,
             },
         }; IN_FLIGHT],
@@ -134,6 +138,7 @@ impl Record {
         sizes: Hist::ZERO,
         aligns: Hist::ZERO,
         lifetimes: Hist::ZERO,
+        tally: crate::heap::Tally::ZERO,
     };
 
     /// True when this record holds data of session `generation`.
@@ -141,19 +146,21 @@ impl Record {
         self.generation == generation
     }
 
-    /// Makes the record belong to session `generation` with rings of
-    /// `ring_cap` events, clearing what an older session left.
+    /// Makes the record (the pool's `index`th) belong to session
+    /// `generation` with rings of `ring_cap` events, clearing what an older
+    /// session left.
     #[inline]
-    pub fn prepare(&mut self, generation: u32, ring_cap: usize) {
+    pub fn prepare(&mut self, generation: u32, ring_cap: usize, index: usize) {
         if self.generation == generation {
             return;
         }
-        self.reset_for(generation, ring_cap);
+        self.reset_for(generation, ring_cap, index);
     }
 
     #[cold]
-    fn reset_for(&mut self, generation: u32, ring_cap: usize) {
+    fn reset_for(&mut self, generation: u32, ring_cap: usize, index: usize) {
         self.generation = generation;
+        self.tally = crate::heap::Tally::new(index);
         self.in_flight = [InFlight::default(); IN_FLIGHT];
         self.written = 0;
         self.sizes = Hist::ZERO;
@@ -254,10 +261,16 @@ pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
     }
 }
 
+/// The pool index of thread `id`'s record.
+#[inline]
+pub fn index_of(id: u32) -> usize {
+    id as usize % RECORDS
+}
+
 /// The record of thread `id`.
 #[inline]
 pub fn of_thread(id: u32) -> &'static SpinMutex<Record> {
-    &POOL[id as usize % RECORDS]
+    &POOL[index_of(id)]
 }
 
 /// Thread names, by thread id, for the first threads of a session.
@@ -323,16 +336,16 @@ mod tests {
     #[test]
     fn ring_keeps_the_newest_and_counts_what_it_dropped() {
         let mut r = Record::EMPTY;
-        r.prepare(1, 4);
+        r.prepare(1, 4, RECORDS - 1);
         for t in 0..10 {
             r.push(ev(t));
         }
         let kept: Vec<u64> = r.events().map(|e| e.t_ns).collect();
         assert_eq!(kept, vec![6, 7, 8, 9]);
         assert_eq!(r.dropped(), 6);
-        r.prepare(2, 4);
+        r.prepare(2, 4, RECORDS - 1);
         assert_eq!(r.events().count(), 0, "a new session starts empty");
-        r.prepare(3, 0);
+        r.prepare(3, 0, RECORDS - 1);
         r.push(ev(1));
         assert_eq!(
             (r.events().count(), r.dropped()),

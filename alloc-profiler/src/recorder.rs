@@ -2,15 +2,18 @@
 //! counters, and, while a session runs, the full bookkeeping.
 //!
 //! Locking: an event's bookkeeping runs under its thread's record lock, then
-//! takes at most one shard lock of the stack index, one of the live table and
-//! the heap clock, always in that order, and never around the inner
-//! allocator's call. None of these locks allocates or parks.
+//! takes at most one shard lock of the stack index, then one of the live
+//! table, then leaf locks (a callsite's figures, one at a time; the series,
+//! rarely), always in that order, and never around the inner allocator's
+//! call. None of these locks allocates or parks, and none is global: threads
+//! meet only in the heap clock's compare-and-swap (`heap::step`), in a live
+//! table shard, or at a callsite they both allocate from at that moment.
 
 use std::alloc::Layout;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::capture::{self, MAX_FRAMES};
-use crate::heap::HEAP;
+use crate::heap::Tally;
 use crate::live_table::{self, Block};
 use crate::record::{self, Kind, RawEvent};
 use crate::stack_table::{self, UNRECORDED};
@@ -151,7 +154,11 @@ fn lock_record(
         ts.named_gen.set(generation);
         record::names::remember(ts.id(), generation);
     }
-    rec.prepare(generation, RING_CAP.load(Ordering::Relaxed));
+    rec.prepare(
+        generation,
+        RING_CAP.load(Ordering::Relaxed),
+        record::index_of(ts.id()),
+    );
     Some((rec, generation))
 }
 
@@ -162,7 +169,11 @@ pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind) {
         if ptr.is_null() {
             counters::on_failure(ts);
             if recording() {
-                HEAP.lock().failures += 1;
+                contained(|| {
+                    if let Some((mut rec, _)) = lock_record(ts) {
+                        rec.tally.failures += 1;
+                    }
+                });
             }
             return;
         }
@@ -191,14 +202,33 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     let w = sampling::weight(size);
     let t = now();
     let entry = stack_table::entry(stack);
-    let tracked = live_table::insert_with(ptr, || Block {
-        size,
-        birth_ns: t,
-        seq: HEAP.lock().alloc(entry, w, t),
-        stack,
+    let rec = &mut *rec;
+    counted_alloc(&mut rec.tally, w);
+    let tally = &mut rec.tally;
+    // The block joins its callsite before the live table, where a free on
+    // another thread could find it.
+    let tracked = live_table::insert_with(ptr, || {
+        let step = tally.step(w.b, 0, w.n, 0, t);
+        if let Some(e) = entry {
+            let mut a = e.agg.lock();
+            a.blocks = a.blocks.wrapping_add(w.n);
+            a.bytes = a.bytes.wrapping_add(w.b);
+            a.attach(w);
+        }
+        Block {
+            size,
+            birth_ns: t,
+            peak_from: step.peak_from(),
+            stack,
+        }
     });
     if !tracked {
-        HEAP.lock().missed_alloc(entry, w);
+        missed(&mut rec.tally, w);
+        if let Some(e) = entry {
+            let mut a = e.agg.lock();
+            a.blocks = a.blocks.wrapping_add(w.n);
+            a.bytes = a.bytes.wrapping_add(w.b);
+        }
     } else if sampling::sampling() {
         sampling::mark(ptr);
     }
@@ -213,6 +243,38 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
         kind,
         align_log2: align_log2(layout),
     });
+}
+
+/// Counts an allocation of weight `w` (tracked or not).
+#[inline]
+fn counted_alloc(t: &mut Tally, w: sampling::W) {
+    t.allocations = t.allocations.wrapping_add(w.n);
+    t.bytes_allocated = t.bytes_allocated.wrapping_add(w.b);
+}
+
+/// Counts a block of weight `w` the live table could not hold.
+fn missed(t: &mut Tally, w: sampling::W) {
+    t.missed_blocks = t.missed_blocks.wrapping_add(w.n);
+    t.missed_bytes = t.missed_bytes.wrapping_add(w.b);
+}
+
+/// The tracked block `b` ends at `t_ns` (freed, or, when sampling, replaced
+/// by an unsampled reallocation); returns its lifetime.
+#[inline]
+fn free_block(rec: &mut record::Record, b: &Block, t_ns: u64) -> u64 {
+    let w = sampling::weight(b.size);
+    let t = &mut rec.tally;
+    let step = t.step(0, w.b, 0, w.n, t_ns);
+    t.deallocations = t.deallocations.wrapping_add(w.n);
+    t.bytes_deallocated = t.bytes_deallocated.wrapping_add(w.b);
+    let lifetime = t_ns.saturating_sub(b.birth_ns);
+    if let Some(e) = stack_table::entry(b.stack) {
+        let mut a = e.agg.lock();
+        a.detach(w, step.was_live_at_peak(b.peak_from));
+        a.freed(w, lifetime);
+    }
+    rec.count_lifetime(lifetime, w);
+    lifetime
 }
 
 /// Before the inner allocator's `dealloc` of `ptr`.
@@ -237,9 +299,7 @@ fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout) {
     let t = now();
     let (stack, size) = match live_table::remove(ptr) {
         Some(b) => {
-            let w = sampling::weight(b.size);
-            let lifetime = HEAP.lock().free(stack_table::entry(b.stack), &b, w, t);
-            rec.count_lifetime(lifetime, w);
+            free_block(&mut rec, &b, t);
             if sampling::sampling() {
                 sampling::unmark(ptr);
             }
@@ -249,8 +309,10 @@ fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout) {
         // simply not sampled.
         None if sampling::sampling() => return,
         None => {
-            HEAP.lock().untracked_free(layout.size() as u64);
-            (u32::MAX, layout.size() as u64)
+            let size = layout.size() as u64;
+            rec.tally.untracked_frees += 1;
+            rec.tally.untracked_free_bytes = rec.tally.untracked_free_bytes.wrapping_add(size);
+            (u32::MAX, size)
         }
     };
     rec.push(RawEvent {
@@ -390,12 +452,16 @@ fn realloc_finish(
     let sampled = sampling::sampling();
     if new_ptr == 0 {
         // The old block is still the caller's, unchanged: put it back as it was.
-        HEAP.lock().failures += 1;
+        rec.tally.failures += 1;
         if let Some(b) = r.taken
             && !live_table::insert_with(old_ptr, || b)
         {
-            HEAP.lock()
-                .lose(stack_table::entry(b.stack), sampling::weight(b.size));
+            let w = sampling::weight(b.size);
+            rec.tally.step(0, w.b, 0, w.n, t);
+            missed(&mut rec.tally, w);
+            if let Some(e) = stack_table::entry(b.stack) {
+                e.agg.lock().detach(w, None);
+            }
             if sampled {
                 sampling::unmark(old_ptr);
             }
@@ -410,37 +476,64 @@ fn realloc_finish(
         // Sampling: the old block was sampled, its new self is not. The
         // sampled block ends here, as if freed.
         if let Some(b) = r.taken {
-            let w = sampling::weight(b.size);
-            let lifetime = HEAP.lock().free(stack_table::entry(b.stack), &b, w, t);
-            rec.count_lifetime(lifetime, w);
+            free_block(&mut rec, &b, t);
         }
         return;
     }
     let to = stack_table::entry(r.stack);
-    let from = r
-        .taken
-        .map(|b| (stack_table::entry(b.stack), b, sampling::weight(b.size)));
-    let untracked_old = (!sampled && r.taken.is_none()).then_some(old);
     let w_new = sampling::weight(new);
-    let realloc = |h: &mut crate::heap::Heap| {
-        h.realloc(
-            from.as_ref().map(|(e, b, w)| (*e, b, *w)),
-            untracked_old,
-            to,
-            w_new,
-            t,
-        )
+    let from = r.taken.map(|b| (b, sampling::weight(b.size)));
+    let w_old = from.map_or(sampling::W { n: 0, b: 0 }, |(_, w)| w);
+    let rec = &mut *rec;
+    {
+        let t = &mut rec.tally;
+        t.reallocations = t.reallocations.wrapping_add(w_new.n);
+        t.bytes_allocated = t.bytes_allocated.wrapping_add(w_new.b);
+        if from.is_some() {
+            t.bytes_deallocated = t.bytes_deallocated.wrapping_add(w_old.b);
+        } else if !sampled {
+            // A block the session never saw: counted apart.
+            t.untracked_reallocs += 1;
+            t.untracked_free_bytes = t.untracked_free_bytes.wrapping_add(old);
+        }
+    }
+    // The old block leaves its callsite (one lock at a time: it may be the
+    // same callsite) and the new one joins, in the same step of the clock.
+    let detach_old = |step: crate::heap::Step| {
+        if let Some((b, w)) = from
+            && let Some(e) = stack_table::entry(b.stack)
+        {
+            e.agg.lock().detach(w, step.was_live_at_peak(b.peak_from));
+        }
     };
-    let tracked = live_table::insert_with(new_ptr, || Block {
-        size: new,
-        birth_ns: r.taken.map_or(t, |b| b.birth_ns),
-        seq: realloc(&mut HEAP.lock()),
-        stack: r.stack,
+    let tally = &mut rec.tally;
+    let tracked = live_table::insert_with(new_ptr, || {
+        let step = tally.step(w_new.b, w_old.b, w_new.n, w_old.n, t);
+        detach_old(step);
+        if let Some(e) = to {
+            let mut a = e.agg.lock();
+            a.reallocs = a.reallocs.wrapping_add(w_new.n);
+            a.bytes = a.bytes.wrapping_add(w_new.b);
+            a.attach(w_new);
+        }
+        Block {
+            size: new,
+            birth_ns: from.map_or(t, |(b, _)| b.birth_ns),
+            peak_from: step.peak_from(),
+            stack: r.stack,
+        }
     });
     if !tracked {
-        let mut h = HEAP.lock();
-        realloc(&mut h);
-        h.lose(to, w_new);
+        // Reallocated, but the new block cannot be kept: the old one leaves,
+        // the new one is counted and never live.
+        let step = rec.tally.step(0, w_old.b, 0, w_old.n, t);
+        detach_old(step);
+        missed(&mut rec.tally, w_new);
+        if let Some(e) = to {
+            let mut a = e.agg.lock();
+            a.reallocs = a.reallocs.wrapping_add(w_new.n);
+            a.bytes = a.bytes.wrapping_add(w_new.b);
+        }
     } else if sampled {
         sampling::mark(new_ptr);
     }

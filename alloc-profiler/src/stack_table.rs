@@ -27,9 +27,9 @@ const ARENA_CHUNK_WORDS: usize = 1 << 17;
 const MAX_ARENA_CHUNKS: usize = 4096;
 const SHARDS: usize = 64;
 
-/// The figures of one callsite. They are plain numbers, changed only while
-/// the heap clock's lock is held (see `heap::Heap::agg`), which every event
-/// takes anyway: no atomics, and the callsite's maximum is exact.
+/// The figures of one callsite, behind the callsite's own lock (taken last,
+/// for a few additions): two threads only meet there when they allocate at
+/// the same callsite at the same moment, and the callsite's maximum is exact.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Agg {
     /// Allocations made here.
@@ -52,7 +52,8 @@ pub struct Agg {
     pub lifetime_min_ns: u64,
     /// Longest lifetime.
     pub lifetime_max_ns: u64,
-    /// Epoch of the global peak that `peak_blocks`/`peak_bytes` belong to.
+    /// The global peak (named by its height: peaks only grow) that
+    /// `peak_blocks`/`peak_bytes` belong to.
     pub peak_epoch: u64,
     /// Blocks freed after that peak that were live at it.
     pub peak_blocks: u64,
@@ -86,7 +87,7 @@ impl Agg {
     }
 
     /// A block of weight `w` stops belonging here (freed or reallocated);
-    /// `at_peak` is the epoch of the global peak it was live at, if any.
+    /// `at_peak` is the global peak it was live at, if any (`heap::Step`).
     #[inline]
     pub fn detach(&mut self, w: W, at_peak: Option<u64>) {
         self.live_blocks = self.live_blocks.wrapping_sub(w.n);
@@ -120,17 +121,18 @@ impl Agg {
     }
 }
 
-/// One interned stack.
+/// One interned stack (a cache line pair, so that neighbouring callsites
+/// do not share their locks' lines).
+#[repr(align(64))]
 pub struct StackEntry {
     frames: NonNull<usize>,
     len: u32,
-    /// The callsite's figures; reach them through `heap::Heap::agg`.
-    pub(crate) agg: std::cell::UnsafeCell<Agg>,
+    /// The callsite's figures.
+    pub(crate) agg: SpinMutex<Agg>,
 }
 
-// SAFETY: `frames` is immutable after publication, and `agg` is only touched
-// while the heap clock's lock is held (`heap::Heap::agg` takes `&mut Heap` as
-// proof), so sharing entries between threads is data-race free.
+// SAFETY: `frames` is immutable after publication, and `agg` is behind its
+// lock, so sharing entries between threads is data-race free.
 unsafe impl Sync for StackEntry {}
 
 impl StackEntry {
@@ -244,7 +246,7 @@ fn create(frames: &[usize]) -> Option<u32> {
             .write(StackEntry {
                 frames: dst,
                 len: frames.len() as u32,
-                agg: std::cell::UnsafeCell::new(Agg::NEW),
+                agg: SpinMutex::new(Agg::NEW),
             });
     }
     COUNT.store(id + 1, Ordering::Release);
@@ -259,6 +261,8 @@ struct Slot {
     id: u32,
 }
 
+/// Aligned so that two shards never share a cache line pair.
+#[repr(align(128))]
 struct Index {
     slots: *mut Slot,
     cap: usize,
