@@ -67,8 +67,7 @@ impl Shard {
         unsafe { std::slice::from_raw_parts_mut(self.slots, self.cap) }
     }
 
-    /// The key's first slot: hash bits below the six that picked the shard
-    /// (which are the same for every key of a shard).
+    /// The key's first slot.
     #[inline]
     fn home(&self, ptr: usize) -> usize {
         ((hash(ptr) >> 20) as usize) & (self.cap - 1)
@@ -167,9 +166,17 @@ pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
     }
 }
 
+/// Addresses of one region share a shard. Allocators hand each thread
+/// memory from its own regions (glibc: an arena of 64 MiB heaps per thread),
+/// so a thread mostly works in shards no other thread touches, and their
+/// locks and slots stay in its core's cache; sharding by the address alone
+/// made every event of two threads fetch a shard's lines from the other core.
+const REGION_SHIFT: u32 = 26;
+
 #[inline]
 fn shard_of(ptr: usize) -> &'static SpinMutex<Shard> {
-    &SHARDS_[(hash(ptr) >> 58) as usize % SHARDS]
+    let region = ((ptr >> REGION_SHIFT) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    &SHARDS_[(region >> 58) as usize % SHARDS]
 }
 
 /// Adds the block at `ptr`, with what `make` returns (called under the shard's
