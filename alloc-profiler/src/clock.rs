@@ -70,12 +70,11 @@ pub fn calibrate() {
         USE_TSC.store(false, Ordering::Relaxed);
         return;
     }
-    let (t0, n0) = (ticks(), monotonic_ns());
-    let (mut t1, mut n1) = (t0, n0);
-    while n1.saturating_sub(n0) < 1_000_000 {
+    let (t0, n0) = pair();
+    while monotonic_ns().saturating_sub(n0) < 1_000_000 {
         std::hint::spin_loop();
-        (t1, n1) = (ticks(), monotonic_ns());
     }
+    let (t1, n1) = pair();
     if t1 <= t0 {
         USE_TSC.store(false, Ordering::Relaxed);
         return;
@@ -84,6 +83,23 @@ pub fn calibrate() {
     T0_NS.store(n0, Ordering::Relaxed);
     MULT.store(mult(t1 - t0, n1 - n0), Ordering::Relaxed);
     USE_TSC.store(true, Ordering::Release);
+}
+
+/// A tick count and the monotonic time at the same instant: the TSC read
+/// between two clock reads, the closest of a few tries (a thread preempted
+/// between the reads would otherwise skew the rate by a whole time slice).
+fn pair() -> (u64, u64) {
+    let mut best = (0, 0, u64::MAX);
+    for _ in 0..8 {
+        let a = monotonic_ns();
+        let t = ticks();
+        let b = monotonic_ns();
+        let width = b.saturating_sub(a);
+        if width < best.2 {
+            best = (t, a + width / 2, width);
+        }
+    }
+    (best.0, best.1)
 }
 
 fn mult(ticks: u64, ns: u64) -> u64 {
