@@ -50,6 +50,9 @@ unsafe impl lock_api::RawMutex for RawSpin {
     }
 }
 
+/// Re-reads of a held lock before yielding the CPU.
+const SPINS: u32 = 2000;
+
 impl RawSpin {
     #[cold]
     #[inline(never)]
@@ -57,9 +60,14 @@ impl RawSpin {
         let mut spins = 0u32;
         loop {
             while self.locked.load(Ordering::Relaxed) {
-                if spins < 100 {
+                // Plain re-reads, no PAUSE (`spin_loop`): in a KVM guest a
+                // run of PAUSEs makes the hypervisor take the CPU away
+                // (pause-loop exiting), and critical sections here are tens
+                // of nanoseconds. Measured on this project's 2-core guest,
+                // two threads allocating at one callsite: 700 ns per
+                // allocation and free with PAUSE, 230 ns without.
+                if spins < SPINS {
                     spins += 1;
-                    std::hint::spin_loop();
                 } else {
                     // A syscall that neither allocates nor parks on a table.
                     std::thread::yield_now();
