@@ -15,8 +15,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::render::html::HtmlOptions;
 
-/// Summaries, top callsites, leaks, histograms, flamegraphs and diffs from an
-/// alloc-profiler profile.
+/// Summaries, top callsites, leaks, histograms, flamegraphs, diffs, an HTML
+/// report and exports to other tools from an alloc-profiler profile.
 ///
 /// Every report reads a profile file, or standard input when FILE is `-`, and
 /// prints text for people or, with --json, a stable JSON shape for scripts.
