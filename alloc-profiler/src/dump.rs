@@ -399,27 +399,27 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
             }
         } else {
             Totals {
-                allocations: h.allocations,
-                reallocations: h.reallocations,
-                deallocations: h.deallocations,
-                bytes_allocated: h.bytes_allocated,
-                bytes_deallocated: h.bytes_deallocated,
+                allocations: h.counts.allocations,
+                reallocations: h.counts.reallocations,
+                deallocations: h.counts.deallocations,
+                bytes_allocated: h.counts.bytes_allocated,
+                bytes_deallocated: h.counts.bytes_deallocated,
                 live_blocks: h.live_blocks,
                 live_bytes: h.live_bytes,
                 peak_bytes: h.peak_bytes,
                 peak_blocks: h.peak_blocks,
                 peak_time_ns: h.peak_t_ns,
-                failures: h.failures,
+                failures: h.counts.failures,
             }
         },
         untracked: Untracked {
-            deallocations: h.untracked_frees,
-            bytes_deallocated: h.untracked_free_bytes,
-            reallocations: h.untracked_reallocs,
+            deallocations: h.counts.untracked_frees,
+            bytes_deallocated: h.counts.untracked_free_bytes,
+            reallocations: h.counts.untracked_reallocs,
         },
         bookkeeping: Bookkeeping {
-            untracked_blocks: sc(h.missed_blocks),
-            untracked_bytes: sc(h.missed_bytes),
+            untracked_blocks: sc(h.counts.missed_blocks),
+            untracked_bytes: sc(h.counts.missed_bytes),
             stacks_not_recorded: snap.not_recorded,
             profiler_bytes: crate::os_mem::mapped_bytes(),
             internal_errors: recorder::internal_errors(),

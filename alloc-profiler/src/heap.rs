@@ -7,15 +7,16 @@
 //!   step, whether it raised the peak and what the peak was. That is all a
 //!   free needs to know whether its block was live at the current peak: a
 //!   block remembers the lowest peak it is live at ([`Step::peak_from`]).
-//! - Everything additive (event counts, bytes, failures, the blocks live) is
-//!   a [`Tally`] in each thread's record, under that record's lock, and is
-//!   summed when a profile is written ([`Heap::merge`]).
+//! - Everything additive ([`Counts`]: events, bytes, failures; and the
+//!   blocks live) is kept per record, in its [`Tally`] under the record's
+//!   lock, and summed when a profile is written ([`Heap::merge`]).
 //! - The heap-over-time series is a bounded list of points under its own
 //!   lock, which a thread takes once every `stride` of its events.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::record::RECORDS;
+use crate::sampling::W;
 use crate::spin::SpinMutex;
 
 /// Points the heap-over-time series holds before it halves its resolution.
@@ -235,10 +236,10 @@ static LIVE_BLOCKS: [Padded; RECORDS] = [const { Padded(AtomicU64::new(0)) }; RE
 /// One more than the highest record index in use this session.
 static RECORDS_USED: AtomicUsize = AtomicUsize::new(0);
 
-/// A record's share of the session's totals. See `docs/format.md` for what
-/// each total means.
-#[derive(Clone, Copy)]
-pub struct Tally {
+/// The session's additive totals, or one record's share of them. See
+/// `docs/format.md` for what each means.
+#[derive(Clone, Copy, Default)]
+pub struct Counts {
     /// Successful `alloc`/`alloc_zeroed` calls.
     pub allocations: u64,
     /// Successful `realloc` calls.
@@ -251,7 +252,7 @@ pub struct Tally {
     pub bytes_deallocated: u64,
     /// Frees of blocks the session never saw allocated.
     pub untracked_frees: u64,
-    /// Their bytes.
+    /// Their bytes (and the old sizes of such blocks reallocated).
     pub untracked_free_bytes: u64,
     /// Reallocations of such blocks.
     pub untracked_reallocs: u64,
@@ -261,12 +262,93 @@ pub struct Tally {
     pub missed_bytes: u64,
     /// Calls the inner allocator refused.
     pub failures: u64,
+}
+
+impl Counts {
+    const ZERO: Self = Self {
+        allocations: 0,
+        reallocations: 0,
+        deallocations: 0,
+        bytes_allocated: 0,
+        bytes_deallocated: 0,
+        untracked_frees: 0,
+        untracked_free_bytes: 0,
+        untracked_reallocs: 0,
+        missed_blocks: 0,
+        missed_bytes: 0,
+        failures: 0,
+    };
+
+    /// An allocation of weight `w` (tracked or not).
+    #[inline]
+    pub fn allocated(&mut self, w: W) {
+        self.allocations = self.allocations.wrapping_add(w.n);
+        self.bytes_allocated = self.bytes_allocated.wrapping_add(w.b);
+    }
+
+    /// A reallocation to weight `w_new` of a tracked block of weight `w_old`.
+    #[inline]
+    pub fn reallocated(&mut self, w_new: W, w_old: W) {
+        self.reallocations = self.reallocations.wrapping_add(w_new.n);
+        self.bytes_allocated = self.bytes_allocated.wrapping_add(w_new.b);
+        self.bytes_deallocated = self.bytes_deallocated.wrapping_add(w_old.b);
+    }
+
+    /// A tracked block of weight `w` freed.
+    #[inline]
+    pub fn freed(&mut self, w: W) {
+        self.deallocations = self.deallocations.wrapping_add(w.n);
+        self.bytes_deallocated = self.bytes_deallocated.wrapping_add(w.b);
+    }
+
+    /// A block of weight `w` the live table could not hold.
+    pub fn missed(&mut self, w: W) {
+        self.missed_blocks = self.missed_blocks.wrapping_add(w.n);
+        self.missed_bytes = self.missed_bytes.wrapping_add(w.b);
+    }
+
+    /// A block of `size` bytes the session never saw was freed, or, with
+    /// `realloc`, reallocated.
+    pub fn untracked(&mut self, size: u64, realloc: bool) {
+        if realloc {
+            self.untracked_reallocs += 1;
+        } else {
+            self.untracked_frees += 1;
+        }
+        self.untracked_free_bytes = self.untracked_free_bytes.wrapping_add(size);
+    }
+
+    fn add(&mut self, o: &Counts) {
+        for (a, b) in [
+            (&mut self.allocations, o.allocations),
+            (&mut self.reallocations, o.reallocations),
+            (&mut self.deallocations, o.deallocations),
+            (&mut self.bytes_allocated, o.bytes_allocated),
+            (&mut self.bytes_deallocated, o.bytes_deallocated),
+            (&mut self.untracked_frees, o.untracked_frees),
+            (&mut self.untracked_free_bytes, o.untracked_free_bytes),
+            (&mut self.untracked_reallocs, o.untracked_reallocs),
+            (&mut self.missed_blocks, o.missed_blocks),
+            (&mut self.missed_bytes, o.missed_bytes),
+            (&mut self.failures, o.failures),
+        ] {
+            *a = a.wrapping_add(b);
+        }
+    }
+}
+
+/// A record's share of the session: its counts, and what it needs to keep
+/// the heap word and the series.
+#[derive(Clone, Copy)]
+pub struct Tally {
+    /// Its share of the totals.
+    pub counts: Counts,
     /// The latest event time seen.
-    pub last_t_ns: u64,
-    /// The highest peak this record's events set, and when.
-    pub peak_bytes: u64,
+    last_t_ns: u64,
+    /// The highest peak this record's events set.
+    peak_bytes: u64,
     /// When that peak was set.
-    pub peak_t_ns: u64,
+    peak_t_ns: u64,
     /// Blocks allocated less blocks freed by this record's events.
     live_blocks: u64,
     /// This record's pool index.
@@ -279,17 +361,7 @@ pub struct Tally {
 impl Tally {
     /// Nothing counted, for no record yet.
     pub const ZERO: Self = Self {
-        allocations: 0,
-        reallocations: 0,
-        deallocations: 0,
-        bytes_allocated: 0,
-        bytes_deallocated: 0,
-        untracked_frees: 0,
-        untracked_free_bytes: 0,
-        untracked_reallocs: 0,
-        missed_blocks: 0,
-        missed_bytes: 0,
-        failures: 0,
+        counts: Counts::ZERO,
         last_t_ns: 0,
         peak_bytes: 0,
         peak_t_ns: 0,
@@ -404,19 +476,11 @@ impl Series {
 
 // ---- the whole, for a profile ------------------------------------------------
 
-/// The session's totals, merged from every record. See `docs/format.md`.
+/// The session's figures, merged from every record.
 #[derive(Clone, Default)]
 pub struct Heap {
-    /// Successful `alloc`/`alloc_zeroed` calls.
-    pub allocations: u64,
-    /// Successful `realloc` calls.
-    pub reallocations: u64,
-    /// Frees of tracked blocks.
-    pub deallocations: u64,
-    /// Bytes handed out.
-    pub bytes_allocated: u64,
-    /// Bytes given back (tracked blocks only).
-    pub bytes_deallocated: u64,
+    /// The additive totals.
+    pub counts: Counts,
     /// Tracked blocks live now.
     pub live_blocks: u64,
     /// Their bytes.
@@ -427,18 +491,6 @@ pub struct Heap {
     pub peak_blocks: u64,
     /// Time of the peak.
     pub peak_t_ns: u64,
-    /// Frees of blocks the session never saw allocated.
-    pub untracked_frees: u64,
-    /// Their bytes.
-    pub untracked_free_bytes: u64,
-    /// Reallocations of such blocks.
-    pub untracked_reallocs: u64,
-    /// Blocks the live table could not hold.
-    pub missed_blocks: u64,
-    /// Their bytes.
-    pub missed_bytes: u64,
-    /// Calls the inner allocator refused.
-    pub failures: u64,
     /// The latest event time seen.
     pub last_t_ns: u64,
     /// The heap over time, ending at the present figures.
@@ -452,34 +504,21 @@ impl Heap {
     /// if a clock read on another CPU was a little ahead).
     pub fn merge<'a>(tallies: impl Iterator<Item = &'a Tally>, now_ns: u64) -> Self {
         let mut h = Heap::default();
-        let mut pending = false;
-        let mut interval_max = 0;
+        let (mut pending, mut interval_max, mut highest_set) = (false, 0, 0);
         for t in tallies {
-            h.allocations = h.allocations.wrapping_add(t.allocations);
-            h.reallocations = h.reallocations.wrapping_add(t.reallocations);
-            h.deallocations = h.deallocations.wrapping_add(t.deallocations);
-            h.bytes_allocated = h.bytes_allocated.wrapping_add(t.bytes_allocated);
-            h.bytes_deallocated = h.bytes_deallocated.wrapping_add(t.bytes_deallocated);
-            h.untracked_frees += t.untracked_frees;
-            h.untracked_free_bytes = h.untracked_free_bytes.wrapping_add(t.untracked_free_bytes);
-            h.untracked_reallocs += t.untracked_reallocs;
-            h.missed_blocks = h.missed_blocks.wrapping_add(t.missed_blocks);
-            h.missed_bytes = h.missed_bytes.wrapping_add(t.missed_bytes);
-            h.failures += t.failures;
+            h.counts.add(&t.counts);
             h.live_blocks = h.live_blocks.wrapping_add(t.live_blocks);
             h.last_t_ns = h.last_t_ns.max(t.last_t_ns);
-            if t.peak_bytes > h.peak_bytes {
-                h.peak_bytes = t.peak_bytes;
+            // The record that set the peak says when; the word says how
+            // high (the same figure).
+            if t.peak_bytes > highest_set {
+                highest_set = t.peak_bytes;
                 h.peak_t_ns = t.peak_t_ns;
             }
             pending |= t.since_point > 0;
             interval_max = interval_max.max(t.interval_max);
         }
-        let (live, peak) = level();
-        h.live_bytes = live;
-        // The record that set the peak says when; the word says how high
-        // (the same figure).
-        h.peak_bytes = peak;
+        (h.live_bytes, h.peak_bytes) = level();
         let series = SERIES.lock();
         h.series = series.points.get(..series.len).unwrap_or(&[]).to_vec();
         drop(series);

@@ -13,7 +13,6 @@ use std::alloc::Layout;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::capture::{self, MAX_FRAMES};
-use crate::heap::Tally;
 use crate::live_table::{self, Block};
 use crate::record::{self, Kind, RawEvent};
 use crate::stack_table::{self, UNRECORDED};
@@ -171,7 +170,7 @@ pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind) {
             if recording() {
                 contained(|| {
                     if let Some((mut rec, _)) = lock_record(ts) {
-                        rec.tally.failures += 1;
+                        rec.tally.counts.failures += 1;
                     }
                 });
             }
@@ -203,7 +202,7 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     let t = now();
     let entry = stack_table::entry(stack);
     let rec = &mut *rec;
-    counted_alloc(&mut rec.tally, w);
+    rec.tally.counts.allocated(w);
     let tally = &mut rec.tally;
     // The block joins its callsite before the live table, where a free on
     // another thread could find it.
@@ -211,8 +210,7 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
         let step = tally.step(w.b, 0, w.n, 0, t);
         if let Some(e) = entry {
             let mut a = e.agg.lock();
-            a.blocks = a.blocks.wrapping_add(w.n);
-            a.bytes = a.bytes.wrapping_add(w.b);
+            a.allocated(w);
             a.attach(w);
         }
         Block {
@@ -223,11 +221,9 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
         }
     });
     if !tracked {
-        missed(&mut rec.tally, w);
+        rec.tally.counts.missed(w);
         if let Some(e) = entry {
-            let mut a = e.agg.lock();
-            a.blocks = a.blocks.wrapping_add(w.n);
-            a.bytes = a.bytes.wrapping_add(w.b);
+            e.agg.lock().allocated(w);
         }
     } else if sampling::sampling() {
         sampling::mark(ptr);
@@ -245,28 +241,13 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     });
 }
 
-/// Counts an allocation of weight `w` (tracked or not).
-#[inline]
-fn counted_alloc(t: &mut Tally, w: sampling::W) {
-    t.allocations = t.allocations.wrapping_add(w.n);
-    t.bytes_allocated = t.bytes_allocated.wrapping_add(w.b);
-}
-
-/// Counts a block of weight `w` the live table could not hold.
-fn missed(t: &mut Tally, w: sampling::W) {
-    t.missed_blocks = t.missed_blocks.wrapping_add(w.n);
-    t.missed_bytes = t.missed_bytes.wrapping_add(w.b);
-}
-
 /// The tracked block `b` ends at `t_ns` (freed, or, when sampling, replaced
 /// by an unsampled reallocation); returns its lifetime.
 #[inline]
 fn free_block(rec: &mut record::Record, b: &Block, t_ns: u64) -> u64 {
     let w = sampling::weight(b.size);
-    let t = &mut rec.tally;
-    let step = t.step(0, w.b, 0, w.n, t_ns);
-    t.deallocations = t.deallocations.wrapping_add(w.n);
-    t.bytes_deallocated = t.bytes_deallocated.wrapping_add(w.b);
+    let step = rec.tally.step(0, w.b, 0, w.n, t_ns);
+    rec.tally.counts.freed(w);
     let lifetime = t_ns.saturating_sub(b.birth_ns);
     if let Some(e) = stack_table::entry(b.stack) {
         let mut a = e.agg.lock();
@@ -310,8 +291,7 @@ fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout) {
         None if sampling::sampling() => return,
         None => {
             let size = layout.size() as u64;
-            rec.tally.untracked_frees += 1;
-            rec.tally.untracked_free_bytes = rec.tally.untracked_free_bytes.wrapping_add(size);
+            rec.tally.counts.untracked(size, false);
             (u32::MAX, size)
         }
     };
@@ -452,13 +432,13 @@ fn realloc_finish(
     let sampled = sampling::sampling();
     if new_ptr == 0 {
         // The old block is still the caller's, unchanged: put it back as it was.
-        rec.tally.failures += 1;
+        rec.tally.counts.failures += 1;
         if let Some(b) = r.taken
             && !live_table::insert_with(old_ptr, || b)
         {
             let w = sampling::weight(b.size);
             rec.tally.step(0, w.b, 0, w.n, t);
-            missed(&mut rec.tally, w);
+            rec.tally.counts.missed(w);
             if let Some(e) = stack_table::entry(b.stack) {
                 e.agg.lock().detach(w, None);
             }
@@ -483,19 +463,12 @@ fn realloc_finish(
     let to = stack_table::entry(r.stack);
     let w_new = sampling::weight(new);
     let from = r.taken.map(|b| (b, sampling::weight(b.size)));
-    let w_old = from.map_or(sampling::W { n: 0, b: 0 }, |(_, w)| w);
+    let w_old = from.map_or(sampling::W::default(), |(_, w)| w);
     let rec = &mut *rec;
-    {
-        let t = &mut rec.tally;
-        t.reallocations = t.reallocations.wrapping_add(w_new.n);
-        t.bytes_allocated = t.bytes_allocated.wrapping_add(w_new.b);
-        if from.is_some() {
-            t.bytes_deallocated = t.bytes_deallocated.wrapping_add(w_old.b);
-        } else if !sampled {
-            // A block the session never saw: counted apart.
-            t.untracked_reallocs += 1;
-            t.untracked_free_bytes = t.untracked_free_bytes.wrapping_add(old);
-        }
+    rec.tally.counts.reallocated(w_new, w_old);
+    if from.is_none() && !sampled {
+        // A block the session never saw: its old size is counted apart.
+        rec.tally.counts.untracked(old, true);
     }
     // The old block leaves its callsite (one lock at a time: it may be the
     // same callsite) and the new one joins, in the same step of the clock.
@@ -512,8 +485,7 @@ fn realloc_finish(
         detach_old(step);
         if let Some(e) = to {
             let mut a = e.agg.lock();
-            a.reallocs = a.reallocs.wrapping_add(w_new.n);
-            a.bytes = a.bytes.wrapping_add(w_new.b);
+            a.reallocated(w_new);
             a.attach(w_new);
         }
         Block {
@@ -528,11 +500,9 @@ fn realloc_finish(
         // the new one is counted and never live.
         let step = rec.tally.step(0, w_old.b, 0, w_old.n, t);
         detach_old(step);
-        missed(&mut rec.tally, w_new);
+        rec.tally.counts.missed(w_new);
         if let Some(e) = to {
-            let mut a = e.agg.lock();
-            a.reallocs = a.reallocs.wrapping_add(w_new.n);
-            a.bytes = a.bytes.wrapping_add(w_new.b);
+            e.agg.lock().reallocated(w_new);
         }
     } else if sampled {
         sampling::mark(new_ptr);

@@ -22,7 +22,7 @@ pub const ONE: u64 = 1 << 16;
 
 /// What an event counts for: `n` blocks and `b` bytes (fixed point when
 /// sampling, plain when exact).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct W {
     /// Blocks.
     pub n: u64,

@@ -78,6 +78,20 @@ impl Agg {
         peak_bytes: 0,
     };
 
+    /// An allocation of weight `w` made here (tracked or not).
+    #[inline]
+    pub fn allocated(&mut self, w: W) {
+        self.blocks = self.blocks.wrapping_add(w.n);
+        self.bytes = self.bytes.wrapping_add(w.b);
+    }
+
+    /// A reallocation to weight `w` made here (tracked or not).
+    #[inline]
+    pub fn reallocated(&mut self, w: W) {
+        self.reallocs = self.reallocs.wrapping_add(w.n);
+        self.bytes = self.bytes.wrapping_add(w.b);
+    }
+
     /// A block of weight `w` starts belonging here (allocation or reallocation).
     #[inline]
     pub fn attach(&mut self, w: W) {
