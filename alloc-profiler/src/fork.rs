@@ -7,6 +7,11 @@
 //! parent and child after it. The child stops recording: the session and its
 //! output belong to the parent.
 //!
+//! The callsites' own locks are not in the list (there may be millions): they
+//! are only ever taken by a thread holding a record lock (an event's
+//! bookkeeping, or the profile writer holding them all), so once the
+//! handler holds every record lock, no callsite lock is held.
+//!
 //! No profiler lock is ever held while the wrapped allocator runs, so a
 //! thread inside `malloc` (holding malloc's locks, which glibc takes around
 //! `fork` too) is never waiting for one of ours.
