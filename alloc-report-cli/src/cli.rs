@@ -83,7 +83,7 @@ pub struct OutputArgs {
     #[arg(long)]
     pub json: bool,
     /// Write to FILE instead of standard output (atomically: a failed run
-    /// leaves FILE as it was).
+    /// leaves FILE as it was); `-` is standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -194,7 +194,8 @@ pub struct FlamegraphArgs {
     /// What frame widths show: `live` draws only what is still allocated at the end.
     #[arg(long, value_enum, default_value_t = MetricArg::Bytes)]
     pub metric: MetricArg,
-    /// Write the SVG (or folded stacks) to OUT instead of standard output.
+    /// Write the SVG (or folded stacks) to OUT instead of standard output
+    /// (atomically); `-` is standard output.
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: Option<PathBuf>,
     /// Write collapsed stacks (`root;…;leaf count`) for speedscope or
@@ -284,7 +285,8 @@ pub struct HtmlArgs {
     /// The profile, or `-` for standard input.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Write the report to OUT (e.g. report.html) instead of standard output.
+    /// Write the report to OUT (e.g. report.html) instead of standard output
+    /// (atomically); `-` is standard output.
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: Option<PathBuf>,
     /// Rows of the callsite and leak tables at most; 0 lists all.
@@ -435,7 +437,7 @@ pub struct Job {
     pub command: Command,
     /// Print JSON.
     pub json: bool,
-    /// Write to this file instead of standard output.
+    /// Write to this file; `None` (also for `-o -`) is standard output.
     pub output: Option<PathBuf>,
     /// The colour choice.
     pub color: ColorArg,
@@ -562,14 +564,14 @@ impl Cli {
         Ok(Job {
             command,
             json: out.json,
-            output: out.output,
+            // `-o -` is standard output, for every report.
+            output: out.output.filter(|o| o.as_os_str() != "-"),
             color,
         })
     }
 }
 
-/// `export`'s command and destination: `-o -` is standard output, and
-/// --metric only weighs folded stacks.
+/// `export`'s command: --metric only weighs folded stacks.
 fn export_command(a: ExportArgs) -> Result<(Command, OutputArgs), String> {
     let format = match (a.format, a.metric) {
         (ExportArg::Folded, metric) => ExportFormat::Folded(FoldedOptions::new(
@@ -585,7 +587,6 @@ fn export_command(a: ExportArgs) -> Result<(Command, OutputArgs), String> {
         (ExportArg::Pprof, None) => ExportFormat::Pprof,
         (ExportArg::Speedscope, None) => ExportFormat::Speedscope,
     };
-    let output = a.output.filter(|o| o.as_os_str() != "-");
     Ok((
         Command::Export {
             input: Input::from_arg(a.file),
@@ -593,7 +594,7 @@ fn export_command(a: ExportArgs) -> Result<(Command, OutputArgs), String> {
         },
         OutputArgs {
             json: false,
-            output,
+            output: a.output,
         },
     ))
 }
@@ -635,6 +636,19 @@ mod tests {
         assert!(!j.json);
         assert_eq!(j.output, None);
         assert_eq!(j.color, ColorArg::Auto);
+    }
+
+    #[test]
+    fn dash_output_is_standard_output_for_every_report() {
+        for args in [
+            &["summary", "p", "-o", "-"][..],
+            &["top", "p", "--json", "-o", "-"],
+            &["flamegraph", "p", "-o", "-"],
+            &["html", "p", "-o", "-"],
+            &["export", "p", "--format", "dhat", "-o", "-"],
+        ] {
+            assert_eq!(job(args).output, None, "{args:?}");
+        }
     }
 
     #[test]
