@@ -16,6 +16,7 @@ use alloc_core::format::{
 };
 use alloc_core::histogram::{ALIGN_BUCKETS, Bucketing, LOG2_BUCKETS, buckets_from_counts};
 
+use crate::figures::Figures;
 use crate::heap::{Heap, Point};
 use crate::live_table;
 use crate::record::{self, Hist, Kind, RawEvent};
@@ -80,8 +81,20 @@ fn snapshot(stop: bool) -> Snapshot {
     // CPUs may disagree by a little).
     let now_ns = now_ns.max(heap.last_t_ns);
     let n = stack_table::count();
+    // Each callsite's figures are spread over the records whose threads
+    // touched it: add them up, keeping the at-peak figures of the session's
+    // peak only (blocks freed since the peak that were live at it; those
+    // still live are added below).
+    let mut figures = vec![Figures::default(); n as usize];
+    for r in records.iter().filter(|r| r.is_current(generation)) {
+        r.callsites.for_each(n, |id, f| {
+            if let Some(sum) = figures.get_mut(id as usize) {
+                sum.add(f, heap.peak_bytes);
+            }
+        });
+    }
     let mut callsites = Vec::with_capacity(n as usize);
-    for id in 0..n {
+    for (id, a) in (0..n).zip(&figures) {
         let Some(e) = stack_table::entry(id) else {
             callsites.push(RawCallsite {
                 frames: Vec::new(),
@@ -89,14 +102,8 @@ fn snapshot(stop: bool) -> Snapshot {
             });
             continue;
         };
-        let a = *e.agg.lock();
-        // Blocks freed since the peak that were live at it; those still live
-        // are added below.
-        let (peak_blocks, peak_bytes) = if a.peak_epoch == heap.peak_bytes {
-            (a.peak_blocks, a.peak_bytes)
-        } else {
-            (0, 0)
-        };
+        let (live_bytes, max_live_bytes) = e.live.get();
+        let at_peak = a.peak_epoch == heap.peak_bytes;
         callsites.push(RawCallsite {
             frames: e.frames().to_vec(),
             agg: Callsite {
@@ -105,17 +112,13 @@ fn snapshot(stop: bool) -> Snapshot {
                 bytes: a.bytes,
                 reallocs: a.reallocs,
                 live_blocks: a.live_blocks,
-                live_bytes: a.live_bytes,
-                peak_blocks,
-                peak_bytes,
-                max_live_bytes: a.max_live_bytes,
+                live_bytes,
+                peak_blocks: if at_peak { a.peak_blocks } else { 0 },
+                peak_bytes: if at_peak { a.peak_bytes } else { 0 },
+                max_live_bytes,
                 freed_blocks: a.freed_blocks,
                 lifetime_total_ns: a.lifetime_total_ns,
-                lifetime_min_ns: if a.freed_blocks == 0 {
-                    0
-                } else {
-                    a.lifetime_min_ns
-                },
+                lifetime_min_ns: a.lifetime_min_ns().unwrap_or(0),
                 lifetime_max_ns: a.lifetime_max_ns,
             },
         });

@@ -93,6 +93,7 @@ mod clock;
 mod counters;
 mod dump;
 mod env_session;
+mod figures;
 mod fork;
 mod global_alloc;
 mod heap;

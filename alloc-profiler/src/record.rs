@@ -115,9 +115,12 @@ pub struct Record {
     pub lifetimes: Hist<LOG2_BUCKETS>,
     /// This record's share of the session's totals.
     pub tally: crate::heap::Tally,
+    /// This record's share of each callsite's figures.
+    pub callsites: crate::figures::Table,
 }
 
-// SAFETY: the ring is a private mapping reached only through the record's lock.
+// SAFETY: the ring and the callsite figures are private mappings reached only
+// through the record's lock.
 unsafe impl Send for Record {}
 
 impl Record {
@@ -139,6 +142,7 @@ impl Record {
         aligns: Hist::ZERO,
         lifetimes: Hist::ZERO,
         tally: crate::heap::Tally::ZERO,
+        callsites: crate::figures::Table::EMPTY,
     };
 
     /// True when this record holds data of session `generation`.
@@ -166,6 +170,7 @@ impl Record {
         self.sizes = Hist::ZERO;
         self.aligns = Hist::ZERO;
         self.lifetimes = Hist::ZERO;
+        self.callsites.clear();
         if self.ring_cap != ring_cap {
             if let Some(old) = NonNull::new(self.ring) {
                 // SAFETY: the ring was mapped below with ring_cap events and is

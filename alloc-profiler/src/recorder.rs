@@ -3,11 +3,12 @@
 //!
 //! Locking: an event's bookkeeping runs under its thread's record lock, then
 //! takes at most one shard lock of the stack index, then one of the live
-//! table, then leaf locks (a callsite's figures, one at a time; the series,
-//! rarely), always in that order, and never around the inner allocator's
-//! call. None of these locks allocates or parks, and none is global: threads
-//! meet only in the heap clock's compare-and-swap (`heap::step`), in a live
-//! table shard, or at a callsite they both allocate from at that moment.
+//! table, then, rarely, the series' lock, always in that order, and never
+//! around the inner allocator's call. None of these locks allocates or
+//! parks, and none is global: threads meet only in the heap clock's
+//! compare-and-swap (`heap::step`), in a live table shard, or on the live
+//! bytes of a callsite they both allocate from (one atomic addition). A
+//! callsite's other figures are kept per record (`figures.rs`).
 
 use std::alloc::Layout;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -204,14 +205,12 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     let rec = &mut *rec;
     rec.tally.counts.allocated(w);
     let tally = &mut rec.tally;
-    // The block joins its callsite before the live table, where a free on
-    // another thread could find it.
+    // The block's bytes join its callsite before the live table, where a
+    // free on another thread could find it.
     let tracked = live_table::insert_with(ptr, || {
         let step = tally.step(w.b, 0, w.n, 0, t);
         if let Some(e) = entry {
-            let mut a = e.agg.lock();
-            a.allocated(w);
-            a.attach(w);
+            e.live.attach(w.b);
         }
         Block {
             size,
@@ -220,11 +219,14 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
             stack,
         }
     });
+    if let Some(f) = rec.callsites.get(stack) {
+        f.allocated(w);
+        if tracked {
+            f.attach(w);
+        }
+    }
     if !tracked {
         rec.tally.counts.missed(w);
-        if let Some(e) = entry {
-            e.agg.lock().allocated(w);
-        }
     } else if sampling::sampling() {
         sampling::mark(ptr);
     }
@@ -250,9 +252,11 @@ fn free_block(rec: &mut record::Record, b: &Block, t_ns: u64) -> u64 {
     rec.tally.counts.freed(w);
     let lifetime = t_ns.saturating_sub(b.birth_ns);
     if let Some(e) = stack_table::entry(b.stack) {
-        let mut a = e.agg.lock();
-        a.detach(w, step.was_live_at_peak(b.peak_from));
-        a.freed(w, lifetime);
+        e.live.detach(w.b);
+    }
+    if let Some(f) = rec.callsites.get(b.stack) {
+        f.detach(w, step.was_live_at_peak(b.peak_from));
+        f.freed(w, lifetime);
     }
     rec.count_lifetime(lifetime, w);
     lifetime
@@ -440,7 +444,10 @@ fn realloc_finish(
             rec.tally.step(0, w.b, 0, w.n, t);
             rec.tally.counts.missed(w);
             if let Some(e) = stack_table::entry(b.stack) {
-                e.agg.lock().detach(w, None);
+                e.live.detach(w.b);
+            }
+            if let Some(f) = rec.callsites.get(b.stack) {
+                f.detach(w, None);
             }
             if sampled {
                 sampling::unmark(old_ptr);
@@ -470,23 +477,20 @@ fn realloc_finish(
         // A block the session never saw: its old size is counted apart.
         rec.tally.counts.untracked(old, true);
     }
-    // The old block leaves its callsite (one lock at a time: it may be the
-    // same callsite) and the new one joins, in the same step of the clock.
-    let detach_old = |step: crate::heap::Step| {
-        if let Some((b, w)) = from
-            && let Some(e) = stack_table::entry(b.stack)
-        {
-            e.agg.lock().detach(w, step.was_live_at_peak(b.peak_from));
-        }
-    };
+    // The old block's bytes leave its callsite and the new block's join
+    // theirs in the same step of the clock, before the live table shows the
+    // new block to other threads.
+    let old_entry = from.and_then(|(b, _)| stack_table::entry(b.stack));
     let tally = &mut rec.tally;
+    let mut step_seen = None;
     let tracked = live_table::insert_with(new_ptr, || {
         let step = tally.step(w_new.b, w_old.b, w_new.n, w_old.n, t);
-        detach_old(step);
+        step_seen = Some(step);
+        if let Some(e) = old_entry {
+            e.live.detach(w_old.b);
+        }
         if let Some(e) = to {
-            let mut a = e.agg.lock();
-            a.reallocated(w_new);
-            a.attach(w_new);
+            e.live.attach(w_new.b);
         }
         Block {
             size: new,
@@ -495,16 +499,30 @@ fn realloc_finish(
             stack: r.stack,
         }
     });
-    if !tracked {
-        // Reallocated, but the new block cannot be kept: the old one leaves,
-        // the new one is counted and never live.
-        let step = rec.tally.step(0, w_old.b, 0, w_old.n, t);
-        detach_old(step);
-        rec.tally.counts.missed(w_new);
-        if let Some(e) = to {
-            e.agg.lock().reallocated(w_new);
+    let step = match step_seen {
+        Some(step) => step,
+        None => {
+            // Reallocated, but the new block cannot be kept: the old one
+            // leaves, the new one is counted and never live.
+            rec.tally.counts.missed(w_new);
+            if let Some(e) = old_entry {
+                e.live.detach(w_old.b);
+            }
+            rec.tally.step(0, w_old.b, 0, w_old.n, t)
         }
-    } else if sampled {
+    };
+    if let Some((b, w)) = from
+        && let Some(f) = rec.callsites.get(b.stack)
+    {
+        f.detach(w, step.was_live_at_peak(b.peak_from));
+    }
+    if let Some(f) = rec.callsites.get(r.stack) {
+        f.reallocated(w_new);
+        if tracked {
+            f.attach(w_new);
+        }
+    }
+    if tracked && sampled {
         sampling::mark(new_ptr);
     }
     rec.count_block(new, layout.align() as u64, w_new);

@@ -12,141 +12,71 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use crate::os_mem;
-use crate::sampling::W;
 use crate::spin::SpinMutex;
 use crate::thread::{STACK_CACHE_SLOTS, ThreadState};
 
 /// The id of the stack events get when theirs could not be stored.
 pub const UNRECORDED: u32 = 0;
 
-const ENTRIES_PER_CHUNK: usize = 4096;
-const MAX_CHUNKS: usize = 1024;
+/// Entries per chunk of the table (and of each record's `figures::Table`).
+pub(crate) const ENTRIES_PER_CHUNK: usize = 4096;
+/// Chunks at most.
+pub(crate) const MAX_CHUNKS: usize = 1024;
 /// The most distinct stacks one session can hold.
 pub const MAX_STACKS: usize = ENTRIES_PER_CHUNK * MAX_CHUNKS;
 const ARENA_CHUNK_WORDS: usize = 1 << 17;
 const MAX_ARENA_CHUNKS: usize = 4096;
 const SHARDS: usize = 64;
 
-/// The figures of one callsite, behind the callsite's own lock (taken last,
-/// for a few additions): two threads only meet there when they allocate at
-/// the same callsite at the same moment, and the callsite's maximum is exact.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Agg {
-    /// Allocations made here.
-    pub blocks: u64,
-    /// Bytes handed out here.
-    pub bytes: u64,
-    /// Reallocations made here.
-    pub reallocs: u64,
-    /// Blocks belonging here and live now.
-    pub live_blocks: u64,
-    /// Their bytes.
-    pub live_bytes: u64,
-    /// Highest value `live_bytes` reached.
-    pub max_live_bytes: u64,
-    /// Blocks belonging here that were freed.
-    pub freed_blocks: u64,
-    /// Sum of their lifetimes.
-    pub lifetime_total_ns: u64,
-    /// Shortest lifetime (`u64::MAX` while none).
-    pub lifetime_min_ns: u64,
-    /// Longest lifetime.
-    pub lifetime_max_ns: u64,
-    /// The global peak (named by its height: peaks only grow) that
-    /// `peak_blocks`/`peak_bytes` belong to.
-    pub peak_epoch: u64,
-    /// Blocks freed after that peak that were live at it.
-    pub peak_blocks: u64,
-    /// Their bytes.
-    pub peak_bytes: u64,
+/// What a callsite's figures cannot keep per record: the bytes of its
+/// blocks live now, and the most that ever were. Both are atomics on the
+/// callsite's own line; the order of the additions is the order of the
+/// callsite's history, so the maximum is exact under any number of threads
+/// (each addition offers its result to the maximum).
+#[derive(Debug, Default)]
+pub struct Live {
+    bytes: AtomicU64,
+    max: AtomicU64,
 }
 
-impl Agg {
-    const NEW: Self = Self {
-        blocks: 0,
-        bytes: 0,
-        reallocs: 0,
-        live_blocks: 0,
-        live_bytes: 0,
-        max_live_bytes: 0,
-        freed_blocks: 0,
-        lifetime_total_ns: 0,
-        lifetime_min_ns: u64::MAX,
-        lifetime_max_ns: 0,
-        peak_epoch: 0,
-        peak_blocks: 0,
-        peak_bytes: 0,
-    };
-
-    /// An allocation of weight `w` made here (tracked or not).
+impl Live {
+    /// `b` more bytes live here.
     #[inline]
-    pub fn allocated(&mut self, w: W) {
-        self.blocks = self.blocks.wrapping_add(w.n);
-        self.bytes = self.bytes.wrapping_add(w.b);
-    }
-
-    /// A reallocation to weight `w` made here (tracked or not).
-    #[inline]
-    pub fn reallocated(&mut self, w: W) {
-        self.reallocs = self.reallocs.wrapping_add(w.n);
-        self.bytes = self.bytes.wrapping_add(w.b);
-    }
-
-    /// A block of weight `w` starts belonging here (allocation or reallocation).
-    #[inline]
-    pub fn attach(&mut self, w: W) {
-        self.live_blocks = self.live_blocks.wrapping_add(w.n);
-        self.live_bytes = self.live_bytes.wrapping_add(w.b);
-        self.max_live_bytes = self.max_live_bytes.max(self.live_bytes);
-    }
-
-    /// A block of weight `w` stops belonging here (freed or reallocated);
-    /// `at_peak` is the global peak it was live at, if any (`heap::Step`).
-    #[inline]
-    pub fn detach(&mut self, w: W, at_peak: Option<u64>) {
-        self.live_blocks = self.live_blocks.wrapping_sub(w.n);
-        self.live_bytes = self.live_bytes.wrapping_sub(w.b);
-        if let Some(epoch) = at_peak {
-            if self.peak_epoch < epoch {
-                self.peak_epoch = epoch;
-                self.peak_blocks = 0;
-                self.peak_bytes = 0;
-            }
-            if self.peak_epoch == epoch {
-                self.peak_blocks = self.peak_blocks.wrapping_add(w.n);
-                self.peak_bytes = self.peak_bytes.wrapping_add(w.b);
-            }
+    pub fn attach(&self, b: u64) {
+        let now = self.bytes.fetch_add(b, Ordering::Relaxed).wrapping_add(b);
+        if now > self.max.load(Ordering::Relaxed) {
+            self.max.fetch_max(now, Ordering::Relaxed);
         }
     }
 
-    /// A block of weight `w` belonging here was freed after living
-    /// `lifetime_ns`. (The lifetime total is kept in nanoseconds, weighted.)
+    /// `b` fewer bytes live here.
     #[inline]
-    pub fn freed(&mut self, w: W, lifetime_ns: u64) {
-        self.freed_blocks = self.freed_blocks.wrapping_add(w.n);
-        let weighted = if w.n == 1 {
-            lifetime_ns
-        } else {
-            (u128::from(lifetime_ns) * u128::from(w.n) / u128::from(crate::sampling::ONE)) as u64
-        };
-        self.lifetime_total_ns = self.lifetime_total_ns.wrapping_add(weighted);
-        self.lifetime_min_ns = self.lifetime_min_ns.min(lifetime_ns);
-        self.lifetime_max_ns = self.lifetime_max_ns.max(lifetime_ns);
+    pub fn detach(&self, b: u64) {
+        self.bytes.fetch_sub(b, Ordering::Relaxed);
+    }
+
+    /// (bytes live now, the most ever live).
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.bytes.load(Ordering::Relaxed),
+            self.max.load(Ordering::Relaxed),
+        )
     }
 }
 
-/// One interned stack (a cache line pair, so that neighbouring callsites
-/// do not share their locks' lines).
-#[repr(align(64))]
+/// One interned stack (a cache line pair of its own, so that neighbouring
+/// callsites do not share their live bytes' line, nor the pair the CPU
+/// fetches together).
+#[repr(align(128))]
 pub struct StackEntry {
     frames: NonNull<usize>,
     len: u32,
-    /// The callsite's figures.
-    pub(crate) agg: SpinMutex<Agg>,
+    /// The callsite's live bytes and their maximum.
+    pub(crate) live: Live,
 }
 
-// SAFETY: `frames` is immutable after publication, and `agg` is behind its
-// lock, so sharing entries between threads is data-race free.
+// SAFETY: `frames` is immutable after publication, and `live` is atomic, so
+// sharing entries between threads is data-race free.
 unsafe impl Sync for StackEntry {}
 
 impl StackEntry {
@@ -260,7 +190,7 @@ fn create(frames: &[usize]) -> Option<u32> {
             .write(StackEntry {
                 frames: dst,
                 len: frames.len() as u32,
-                agg: SpinMutex::new(Agg::NEW),
+                live: Live::default(),
             });
     }
     COUNT.store(id + 1, Ordering::Release);
@@ -382,14 +312,20 @@ pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
     f(unsafe { CREATOR.raw() });
 }
 
-/// Hashes a stack (never 0).
+/// Hashes a stack (never 0). Each frame costs a rotation and an exclusive
+/// or, a two-cycle dependency chain (a multiplication per frame made the
+/// chain five cycles long, longer than the frame walk's own loads); one
+/// multiplication at the end spreads the bits. Collisions only cost time:
+/// every lookup compares the frames themselves.
 #[inline]
 pub fn hash(frames: &[usize]) -> u64 {
     let mut h: u64 = 0x9E37_79B9_7F4A_7C15 ^ frames.len() as u64;
     for &f in frames {
-        h = (h.rotate_left(5) ^ f as u64).wrapping_mul(0x517C_C1B7_2722_0A95);
+        h = h.rotate_left(7) ^ f as u64;
     }
-    h | 1
+    h ^= h >> 31;
+    h = h.wrapping_mul(0x517C_C1B7_2722_0A95);
+    (h ^ (h >> 29)) | 1
 }
 
 /// Returns the id of `frames`, storing the stack on first sight; returns
@@ -485,29 +421,26 @@ mod tests {
     }
 
     #[test]
-    fn agg_tracks_live_and_max_live() {
-        let w = |b| W { n: 1, b };
-        let mut a = Agg::NEW;
-        a.attach(w(100));
-        a.attach(w(50));
-        a.detach(w(100), None);
-        a.attach(w(10));
-        assert_eq!(
-            (a.live_bytes, a.live_blocks, a.max_live_bytes),
-            (60, 2, 150)
-        );
-    }
-
-    #[test]
-    fn peak_counts_keep_only_the_newest_epoch() {
-        let w = W { n: 1, b: 8 };
-        let mut a = Agg::NEW;
-        a.attach(w);
-        a.attach(w);
-        a.attach(w);
-        a.detach(w, Some(3));
-        a.detach(w, Some(5)); // a newer peak: the epoch-3 count is void
-        a.detach(w, Some(3)); // stale: ignored
-        assert_eq!((a.peak_epoch, a.peak_blocks, a.peak_bytes), (5, 1, 8));
+    fn live_bytes_keep_their_exact_maximum_across_threads() {
+        let live = Live::default();
+        live.attach(100);
+        live.attach(50);
+        live.detach(100);
+        live.attach(10);
+        assert_eq!(live.get(), (60, 150));
+        let shared = Live::default();
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for _ in 0..if cfg!(miri) { 200 } else { 20_000 } {
+                        shared.attach(8);
+                        shared.detach(8);
+                    }
+                });
+            }
+        });
+        let (now, max) = shared.get();
+        assert_eq!(now, 0);
+        assert!(max == 8 || max == 16, "max {max}");
     }
 }
