@@ -98,18 +98,26 @@ pub fn walk_frame_pointers(out: &mut [MaybeUninit<usize>], stack_hi: usize) -> u
 /// anything (0, a heap address, a counter); such a value fails the bounds
 /// check and the walk stops, having read nothing outside the stack.
 pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usize>]) -> usize {
+    // The highest address a 16-byte frame record may start at. Each record
+    // links to a higher one (checked below), so once the first is at or
+    // above `lo`, all are: the loop checks only the upper bound.
+    let Some(last) = hi.checked_sub(16) else {
+        return 0;
+    };
+    if fp < lo {
+        return 0;
+    }
     let mut n = 0;
-    while n < out.len() {
-        if fp < lo
-            || !fp.is_multiple_of(std::mem::align_of::<usize>())
-            || fp.checked_add(16).is_none_or(|end| end > hi)
-        {
+    for slot in out.iter_mut() {
+        if fp > last || !fp.is_multiple_of(std::mem::align_of::<usize>()) {
             break;
         }
-        // SAFETY: fp is aligned and [fp, fp+16) lies inside [lo, hi), the
-        // live part of this thread's stack (from the walking function's stack
-        // pointer to the stack's base), which is mapped and readable; a frame
-        // record is (saved fp, return address).
+        // SAFETY: fp is aligned and [fp, fp+16) lies inside [lo, hi) (fp >=
+        // lo: the first fp was checked and each next one is higher; fp + 16
+        // <= hi: checked above), the live part of this thread's stack (from
+        // the walking function's stack pointer to the stack's base), which
+        // is mapped and readable; a frame record is (saved fp, return
+        // address).
         let (next, ret) = unsafe {
             let rec = fp as *const usize;
             (rec.read(), rec.add(1).read())
@@ -117,9 +125,7 @@ pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usi
         if ret == 0 {
             break;
         }
-        if let Some(slot) = out.get_mut(n) {
-            slot.write(ret);
-        }
+        slot.write(ret);
         n += 1;
         if next <= fp {
             break;
