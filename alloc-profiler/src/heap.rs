@@ -117,16 +117,18 @@ mod word {
     unsafe fn cas(old: u128, new: u128) -> u128 {
         let (mut lo, mut hi) = (old as u64, (old >> 64) as u64);
         // SAFETY: WORD is 16-byte aligned and only ever accessed atomically
-        // (see `Word`); the caller checked the CPU feature. LLVM reserves
-        // rbx, so the new low half goes through another register and rbx is
-        // restored before the block ends.
+        // (see `Word`); the caller checked the CPU feature. rbx cannot be an
+        // operand, so the new low half goes in through rsi and is swapped
+        // into rbx, which is restored before the block ends. Both operands
+        // are in fixed registers: with `in(reg)` LLVM once chose rbx for the
+        // address, which the swap then replaced (a crash in release builds).
         unsafe {
             std::arch::asm!(
-                "xchg {new_lo}, rbx",
-                "lock cmpxchg16b xmmword ptr [{ptr}]",
-                "mov rbx, {new_lo}",
-                ptr = in(reg) WORD.0.get(),
-                new_lo = inout(reg) new as u64 => _,
+                "xchg rsi, rbx",
+                "lock cmpxchg16b xmmword ptr [rdi]",
+                "mov rbx, rsi",
+                in("rdi") WORD.0.get(),
+                inout("rsi") new as u64 => _,
                 in("rcx") (new >> 64) as u64,
                 inout("rax") lo,
                 inout("rdx") hi,
