@@ -12,5 +12,5 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
 fi
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/miri-build" \
   cargo +nightly miri test -p alloc-profiler --lib -- \
-  spin:: live_table:: stack_table:: record:: heap:: os_mem:: thread:: \
+  spin:: live_table:: stack_table:: record:: heap:: figures:: os_mem:: thread:: \
   sampling::tests::weights sampling::tests::the_filter

@@ -68,28 +68,22 @@ fn snapshot(stop: bool) -> Snapshot {
     let generation = GENERATION.load(Ordering::Relaxed);
     // Every record's lock, in pool order: no thread is inside an event's
     // bookkeeping once we hold them all.
-    let records: Vec<_> = record::POOL.iter().map(|r| r.lock()).collect();
+    let (mut clock, mut all) = crate::heap::lock_all();
     let now_ns = crate::clock::now_ns().saturating_sub(recorder::START_NS.load(Ordering::Relaxed));
-    let mut heap = Box::new(Heap::merge(
-        records
-            .iter()
-            .filter(|r| r.is_current(generation))
-            .map(|r| &r.tally),
-        now_ns,
-    ));
+    let n = stack_table::count();
+    let mut heap = Box::new(Heap::collect(&mut clock, &mut all, generation, n, now_ns));
+    let records: Vec<&record::Record> = all.iter().flatten().map(|g| &**g).collect();
     // Never earlier than an event already stamped (clocks read on different
     // CPUs may disagree by a little).
     let now_ns = now_ns.max(heap.last_t_ns);
-    let n = stack_table::count();
     // Each callsite's figures are spread over the records whose threads
-    // touched it: add them up, keeping the at-peak figures of the session's
-    // peak only (blocks freed since the peak that were live at it; those
-    // still live are added below).
+    // touched it: add them up. The clock counted the blocks live at the
+    // peak that ended since; those still live are added below.
     let mut figures = vec![Figures::default(); n as usize];
     for r in records.iter().filter(|r| r.is_current(generation)) {
         r.callsites.for_each(n, |id, f| {
             if let Some(sum) = figures.get_mut(id as usize) {
-                sum.add(f, heap.peak_bytes);
+                sum.add(f);
             }
         });
     }
@@ -103,7 +97,11 @@ fn snapshot(stop: bool) -> Snapshot {
             continue;
         };
         let (live_bytes, max_live_bytes) = e.live.get();
-        let at_peak = a.peak_epoch == heap.peak_bytes;
+        let (peak_blocks, peak_bytes) = heap
+            .ended_at_peak
+            .get(id as usize)
+            .copied()
+            .unwrap_or_default();
         callsites.push(RawCallsite {
             frames: e.frames().to_vec(),
             agg: Callsite {
@@ -113,8 +111,8 @@ fn snapshot(stop: bool) -> Snapshot {
                 reallocs: a.reallocs,
                 live_blocks: a.live_blocks,
                 live_bytes,
-                peak_blocks: if at_peak { a.peak_blocks } else { 0 },
-                peak_bytes: if at_peak { a.peak_bytes } else { 0 },
+                peak_blocks,
+                peak_bytes,
                 max_live_bytes,
                 freed_blocks: a.freed_blocks,
                 lifetime_total_ns: a.lifetime_total_ns,
@@ -124,9 +122,10 @@ fn snapshot(stop: bool) -> Snapshot {
         });
     }
     if heap.peak_bytes > 0 {
-        let peak = heap.peak_bytes;
+        let peak_key = heap.peak_key;
+        // Blocks still live that came no later than the peak's event.
         let mut live_at_peak = |b: &live_table::Block| {
-            if b.peak_from <= peak
+            if b.since <= peak_key
                 && let Some(c) = callsites.get_mut(b.stack as usize)
             {
                 let w = crate::sampling::weight(b.size);
@@ -187,6 +186,8 @@ fn snapshot(stop: bool) -> Snapshot {
         STATE.store(OFF, Ordering::Release);
     }
     drop(records);
+    drop(all);
+    drop(clock);
     snap.events.sort_by_key(|e| e.t_ns);
     snap
 }

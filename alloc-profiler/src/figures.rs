@@ -4,7 +4,8 @@
 //! profile sums them; nothing here is shared between threads, and two threads
 //! allocating at the same callsite at the same moment touch none of each
 //! other's lines. (A callsite's live bytes and their maximum cannot be split
-//! that way; they stay shared, in `stack_table::Live`.)
+//! that way; they stay shared, in `stack_table::Live`. Its blocks live at
+//! the peak are counted in time order, by the heap clock's merge.)
 //!
 //! A record's table is indexed by stack id, in chunks mapped from the OS the
 //! first time one of their ids is touched (the OS commits the pages touched,
@@ -38,13 +39,6 @@ pub struct Figures {
     lifetime_min_inv: u64,
     /// Longest lifetime.
     pub lifetime_max_ns: u64,
-    /// The global peak (named by its height: peaks only grow) that
-    /// `peak_blocks`/`peak_bytes` belong to.
-    pub peak_epoch: u64,
-    /// Blocks freed after that peak that were live at it.
-    pub peak_blocks: u64,
-    /// Their bytes.
-    pub peak_bytes: u64,
 }
 
 impl Figures {
@@ -68,22 +62,10 @@ impl Figures {
         self.live_blocks = self.live_blocks.wrapping_add(w.n);
     }
 
-    /// A block of weight `w` stops belonging here (freed or reallocated);
-    /// `at_peak` is the global peak it was live at, if any (`heap::Step`).
+    /// A block of weight `w` stops belonging here (freed or reallocated).
     #[inline]
-    pub fn detach(&mut self, w: W, at_peak: Option<u64>) {
+    pub fn detach(&mut self, w: W) {
         self.live_blocks = self.live_blocks.wrapping_sub(w.n);
-        if let Some(epoch) = at_peak {
-            if self.peak_epoch < epoch {
-                self.peak_epoch = epoch;
-                self.peak_blocks = 0;
-                self.peak_bytes = 0;
-            }
-            if self.peak_epoch == epoch {
-                self.peak_blocks = self.peak_blocks.wrapping_add(w.n);
-                self.peak_bytes = self.peak_bytes.wrapping_add(w.b);
-            }
-        }
     }
 
     /// A block of weight `w` belonging here was freed after living
@@ -106,9 +88,8 @@ impl Figures {
         (self.lifetime_min_inv != 0).then_some(!self.lifetime_min_inv)
     }
 
-    /// Adds another record's figures for the same callsite, keeping the
-    /// at-peak figures of `peak` (the session's peak) only.
-    pub fn add(&mut self, o: &Figures, peak: u64) {
+    /// Adds another record's figures for the same callsite.
+    pub fn add(&mut self, o: &Figures) {
         self.blocks = self.blocks.wrapping_add(o.blocks);
         self.bytes = self.bytes.wrapping_add(o.bytes);
         self.reallocs = self.reallocs.wrapping_add(o.reallocs);
@@ -117,11 +98,6 @@ impl Figures {
         self.lifetime_total_ns = self.lifetime_total_ns.wrapping_add(o.lifetime_total_ns);
         self.lifetime_min_inv = self.lifetime_min_inv.max(o.lifetime_min_inv);
         self.lifetime_max_ns = self.lifetime_max_ns.max(o.lifetime_max_ns);
-        self.peak_epoch = peak;
-        if o.peak_epoch == peak {
-            self.peak_blocks = self.peak_blocks.wrapping_add(o.peak_blocks);
-            self.peak_bytes = self.peak_bytes.wrapping_add(o.peak_bytes);
-        }
     }
 }
 
@@ -203,35 +179,24 @@ mod tests {
     const ONE: W = W { n: 1, b: 8 };
 
     #[test]
-    fn peak_counts_keep_only_the_newest_epoch() {
-        let mut a = Figures::default();
-        a.detach(ONE, Some(3));
-        a.detach(ONE, Some(5)); // a newer peak: the epoch-3 count is void
-        a.detach(ONE, Some(3)); // stale: ignored
-        assert_eq!((a.peak_epoch, a.peak_blocks, a.peak_bytes), (5, 1, 8));
-    }
-
-    #[test]
-    fn records_add_up_and_only_the_sessions_peak_counts() {
-        // Record A allocated three blocks; record B freed two of them, one
-        // live at the session's peak (epoch 9) and one at an older peak.
+    fn records_add_up() {
+        // Record A allocated three blocks; record B freed two of them.
         let mut a = Figures::default();
         for _ in 0..3 {
             a.allocated(ONE);
             a.attach(ONE);
         }
         let mut b = Figures::default();
-        b.detach(ONE, Some(4));
+        b.detach(ONE);
         b.freed(ONE, 70);
-        b.detach(ONE, Some(9));
+        b.detach(ONE);
         b.freed(ONE, 30);
         let mut sum = Figures::default();
-        sum.add(&a, 9);
-        sum.add(&b, 9);
+        sum.add(&a);
+        sum.add(&b);
         assert_eq!((sum.blocks, sum.bytes, sum.live_blocks), (3, 24, 1));
         assert_eq!((sum.freed_blocks, sum.lifetime_total_ns), (2, 100));
         assert_eq!((sum.lifetime_min_ns(), sum.lifetime_max_ns), (Some(30), 70));
-        assert_eq!((sum.peak_blocks, sum.peak_bytes), (1, 8));
         assert_eq!(a.lifetime_min_ns(), None, "nothing freed yet");
     }
 

@@ -7,11 +7,6 @@
 //! parent and child after it. The child stops recording: the session and its
 //! output belong to the parent.
 //!
-//! The callsites' own locks are not in the list (there may be millions): they
-//! are only ever taken by a thread holding a record lock (an event's
-//! bookkeeping, or the profile writer holding them all), so once the
-//! handler holds every record lock, no callsite lock is held.
-//!
 //! No profiler lock is ever held while the wrapped allocator runs, so a
 //! thread inside `malloc` (holding malloc's locks, which glibc takes around
 //! `fork` too) is never waiting for one of ours.
@@ -23,10 +18,11 @@ use parking_lot::lock_api::RawMutex as _;
 use crate::spin::RawSpin;
 
 fn for_each_lock(f: &mut dyn FnMut(&'static RawSpin)) {
+    // The heap clock first: a merge holds it while it takes every record.
+    crate::heap::fork_locks(f);
     crate::record::fork_locks(f);
     crate::stack_table::fork_locks(f);
     crate::live_table::fork_locks(f);
-    crate::heap::fork_locks(f);
     crate::record::names::fork_locks(f);
     crate::session::fork_locks(f);
     crate::env_session::fork_locks(f);

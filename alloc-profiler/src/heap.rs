@@ -1,23 +1,42 @@
-//! The session's heap clock, with no global lock on the allocation path.
+//! The session's heap clock: live bytes, the exact peak and the heap over
+//! time, with no shared cache line on the allocation path.
 //!
-//! - The bytes live now and the most bytes ever live share one 128-bit word
-//!   that each event changes with one compare-and-swap ([`step`]). The
-//!   word's history orders every event of the session, so the peak is exact
-//!   under any number of threads, and each event learns, in the same atomic
-//!   step, whether it raised the peak and what the peak was. That is all a
-//!   free needs to know whether its block was live at the current peak: a
-//!   block remembers the lowest peak it is live at ([`Step::peak_from`]).
-//! - Everything additive ([`Counts`]: events, bytes, failures; and the
-//!   blocks live) is kept per record, in its [`Tally`] under the record's
-//!   lock, and summed when a profile is written ([`Heap::merge`]).
-//! - The heap-over-time series is a bounded list of points under its own
-//!   lock, which a thread takes once every `stride` of its events.
+//! Each event takes a *key*, its time in nanoseconds since the session
+//! started, shifted left by 8 and joined with its record's pool index: keys
+//! are unique, and each record's keys grow ([`Tally::key`]). An event notes
+//! its change to the heap (bytes and blocks that became live or stopped
+//! being live) in its record's log, under the record's lock it already holds
+//! ([`Tally::log`]). Nothing else is shared.
+//!
+//! When a log fills, or a profile is written, a thread takes every record's
+//! lock, in pool order, and merges the logs in key order into the session's
+//! clock ([`merge`]): live bytes and blocks, the peak (the first time the
+//! most bytes were live) and the key of the event that set it, and the
+//! series of the heap over time. Holding every lock means every event so far
+//! is in a log, and every event to come reads its time later (inside its
+//! record's lock), so it gets a higher key: merging in key order is merging
+//! in time order, and consecutive merges continue one history. Events of
+//! different threads in the same nanosecond are ordered by record index;
+//! such events are concurrent (a thread handing a block to another takes
+//! far longer than a nanosecond), so any order is a true one.
+//!
+//! Which blocks were live at the peak: a block remembers the key of the
+//! event that made it live (`live_table::Block::since`). When the merge
+//! reaches the event that ends a block, the block was live at the current
+//! peak exactly when its key is not after the peak's, and the callsite's
+//! at-peak figures for that peak (named by its height: peaks only grow) are
+//! counted in the ending record's `figures::Table`. Blocks still live when a
+//! profile is written are checked against the peak's key there.
+//!
+//! Everything additive ([`Counts`]) is kept per record and summed when a
+//! profile is written.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::record::RECORDS;
+use crate::record::{POOL, RECORDS};
 use crate::sampling::W;
 use crate::spin::SpinMutex;
+use parking_lot::lock_api::RawMutex as _;
 
 /// Points the heap-over-time series holds before it halves its resolution.
 pub const SERIES_CAP: usize = 1024;
@@ -35,208 +54,44 @@ pub struct Point {
     pub max_bytes: u64,
 }
 
-// ---- the live/peak word ------------------------------------------------------
+/// Keys hold the record index in their low 8 bits.
+const KEY_SHIFT: u32 = 8;
+const _: () = assert!(RECORDS <= 1 << KEY_SHIFT);
 
-/// What one event did to the heap level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Step {
-    /// Bytes live right after the event.
-    pub live: u64,
-    /// The peak right before it.
-    pub peak_before: u64,
-}
-
-impl Step {
-    /// Whether this event set a new peak (reaching the old one again does
-    /// not: the peak is the first time the maximum is reached).
-    #[inline]
-    pub fn raised(self) -> bool {
-        self.live > self.peak_before
-    }
-
-    /// The lowest peak a block this event created is live at. Peaks are told
-    /// apart by their height, which only grows: the block is live at the
-    /// peak this event set, or else at any later (hence higher) one.
-    #[inline]
-    pub fn peak_from(self) -> u64 {
-        if self.raised() {
-            self.live
-        } else {
-            self.peak_before.saturating_add(1)
-        }
-    }
-
-    /// The peak a block with `peak_from` was live at when this event took it
-    /// away, if any: the current one, when the block came before it.
-    #[inline]
-    pub fn was_live_at_peak(self, peak_from: u64) -> Option<u64> {
-        (peak_from <= self.peak_before).then_some(self.peak_before)
-    }
-}
-
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-mod word {
-    use std::cell::UnsafeCell;
-    use std::sync::atomic::{AtomicU8, Ordering};
-
-    use crate::spin::SpinMutex;
-
-    /// Live bytes in the low half, the peak in the high half; 16-byte
-    /// aligned for `cmpxchg16b`.
-    #[repr(C, align(64))]
-    struct Word(UnsafeCell<u128>);
-
-    // SAFETY: the cell is only read and written by `cmpxchg16b` (atomic), or,
-    // on CPUs without it, under `FALLBACK`'s lock.
-    unsafe impl Sync for Word {}
-
-    static WORD: Word = Word(UnsafeCell::new(0));
-    static FALLBACK: SpinMutex<()> = SpinMutex::new(());
-    /// 0: not yet known; 1: `cmpxchg16b` available; 2: not available.
-    static WIDE: AtomicU8 = AtomicU8::new(0);
-
-    #[inline]
-    fn wide() -> bool {
-        match WIDE.load(Ordering::Relaxed) {
-            1 => true,
-            2 => false,
-            _ => {
-                let yes = std::is_x86_feature_detected!("cmpxchg16b");
-                WIDE.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
-                yes
-            }
-        }
-    }
-
-    /// Compares the word with `old` and, if equal, replaces it with `new`;
-    /// returns what it held.
-    ///
-    /// # Safety
-    /// The CPU must support `cmpxchg16b`.
-    #[inline]
-    unsafe fn cas(old: u128, new: u128) -> u128 {
-        let (mut lo, mut hi) = (old as u64, (old >> 64) as u64);
-        // SAFETY: WORD is 16-byte aligned and only ever accessed atomically
-        // (see `Word`); the caller checked the CPU feature. rbx cannot be an
-        // operand, so the new low half goes in through rsi and is swapped
-        // into rbx, which is restored before the block ends. Both operands
-        // are in fixed registers: with `in(reg)` LLVM once chose rbx for the
-        // address, which the swap then replaced (a crash in release builds).
-        unsafe {
-            std::arch::asm!(
-                "xchg rsi, rbx",
-                "lock cmpxchg16b xmmword ptr [rdi]",
-                "mov rbx, rsi",
-                in("rdi") WORD.0.get(),
-                inout("rsi") new as u64 => _,
-                in("rcx") (new >> 64) as u64,
-                inout("rax") lo,
-                inout("rdx") hi,
-                options(nostack),
-            );
-        }
-        u128::from(lo) | (u128::from(hi) << 64)
-    }
-
-    /// Applies `f` to the word atomically; `guess` is the caller's last
-    /// sighting of it (a right guess saves a round trip), updated to the new
-    /// value. Returns the value before.
-    #[inline]
-    pub fn update(guess: &mut u128, f: impl Fn(u128) -> u128) -> u128 {
-        if wide() {
-            let mut cur = *guess;
-            loop {
-                let new = f(cur);
-                // SAFETY: `wide()` confirmed the CPU feature.
-                let seen = unsafe { cas(cur, new) };
-                if seen == cur {
-                    *guess = new;
-                    return cur;
-                }
-                cur = seen;
-            }
-        }
-        let _held = FALLBACK.lock();
-        // SAFETY: without `cmpxchg16b`, every access is under FALLBACK's lock.
-        let cur = unsafe { *WORD.0.get() };
-        let new = f(cur);
-        // SAFETY: as above.
-        unsafe { *WORD.0.get() = new };
-        *guess = new;
-        cur
-    }
-
-    /// The lock used without `cmpxchg16b`, for `fork.rs`.
-    pub fn fallback_lock() -> &'static crate::spin::RawSpin {
-        // SAFETY: locked and unlocked in pairs by `fork.rs` only.
-        unsafe { FALLBACK.raw() }
-    }
-}
-
-#[cfg(not(all(target_arch = "x86_64", not(miri))))]
-mod word {
-    //! Targets without a 16-byte compare-and-swap (and Miri): the word under
-    //! a spin lock whose critical section is a few instructions.
-    use crate::spin::SpinMutex;
-
-    static WORD: SpinMutex<u128> = SpinMutex::new(0);
-
-    #[inline]
-    pub fn update(guess: &mut u128, f: impl Fn(u128) -> u128) -> u128 {
-        let mut w = WORD.lock();
-        let cur = *w;
-        *w = f(cur);
-        *guess = *w;
-        cur
-    }
-
-    pub fn fallback_lock() -> &'static crate::spin::RawSpin {
-        // SAFETY: locked and unlocked in pairs by `fork.rs` only.
-        unsafe { WORD.raw() }
-    }
-}
-
+/// The nanosecond part of a key.
 #[inline]
-fn split(w: u128) -> (u64, u64) {
-    (w as u64, (w >> 64) as u64)
+pub fn key_time(key: u64) -> u64 {
+    key >> KEY_SHIFT
 }
 
-#[inline]
-fn join(live: u64, peak: u64) -> u128 {
-    u128::from(live) | (u128::from(peak) << 64)
+/// No block ended (`Change::gone_stack`).
+pub const NONE: u32 = u32::MAX;
+
+/// One event's change to the heap, as its record logs it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Change {
+    /// The event's key.
+    pub key: u64,
+    /// Bytes that became live (weighted when sampling).
+    pub add: u64,
+    /// Bytes that stopped being live.
+    pub sub: u64,
+    /// Blocks that became live.
+    pub n_add: u64,
+    /// Blocks that stopped being live.
+    pub n_sub: u64,
+    /// When a block stopped being live (`sub`/`n_sub` are its weight): the
+    /// key of the event that made it live.
+    pub gone_since: u64,
+    /// Its stack id, or [`NONE`].
+    pub gone_stack: u32,
 }
 
-/// One event: `add` bytes become live and `sub` bytes stop being live, at
-/// once. `guess` is the calling record's last sighting of the word.
-#[inline]
-pub fn step(guess: &mut u128, add: u64, sub: u64) -> Step {
-    let before = word::update(guess, |w| {
-        let (live, peak) = split(w);
-        let live = live.wrapping_add(add).wrapping_sub(sub);
-        join(live, peak.max(live))
-    });
-    let (live, peak_before) = split(before);
-    Step {
-        live: live.wrapping_add(add).wrapping_sub(sub),
-        peak_before,
-    }
-}
-
-/// The word now: (live bytes, peak bytes).
-pub fn level() -> (u64, u64) {
-    let mut guess = 0;
-    split(word::update(&mut guess, |w| w))
-}
-
-// ---- per-record tallies ------------------------------------------------------
-
-/// Blocks live, per record (the series reads them all without the records'
-/// locks; each is written only by its record's lock holder).
-#[repr(align(64))]
-struct Padded(AtomicU64);
-static LIVE_BLOCKS: [Padded; RECORDS] = [const { Padded(AtomicU64::new(0)) }; RECORDS];
-/// One more than the highest record index in use this session.
-static RECORDS_USED: AtomicUsize = AtomicUsize::new(0);
+/// Entries a record's log holds; a merge empties it.
+pub const LOG_CAP: usize = 8192;
+/// Entries of the log kept inside the record, used when the mapped log
+/// cannot be had (merges are then more frequent, never skipped).
+const INLINE_CAP: usize = 32;
 
 /// The session's additive totals, or one record's share of them. See
 /// `docs/format.md` for what each means.
@@ -339,120 +194,296 @@ impl Counts {
     }
 }
 
-/// A record's share of the session: its counts, and what it needs to keep
-/// the heap word and the series.
-#[derive(Clone, Copy)]
+// ---- per-record tallies and logs ---------------------------------------------
+
+/// The highest time merged so far this session: a record joining the
+/// session later starts its keys above it.
+static FLOOR: AtomicU64 = AtomicU64::new(0);
+
+const LOG_BYTES: usize = LOG_CAP * size_of::<Change>();
+
+/// A record's share of the session: its counts, its latest key, and its log
+/// of changes not merged yet.
 pub struct Tally {
     /// Its share of the totals.
     pub counts: Counts,
-    /// The latest event time seen.
-    last_t_ns: u64,
-    /// The highest peak this record's events set.
-    peak_bytes: u64,
-    /// When that peak was set.
-    peak_t_ns: u64,
-    /// Blocks allocated less blocks freed by this record's events.
-    live_blocks: u64,
-    /// This record's pool index.
-    index: usize,
-    guess: u128,
-    since_point: u64,
-    interval_max: u64,
+    /// The time part of its latest key.
+    last_t: u64,
+    /// Its pool index (the low bits of its keys).
+    index: u64,
+    /// The mapped log (`LOG_CAP` changes), or null: then `inline` is used.
+    log: *mut Change,
+    /// Changes logged since the last merge.
+    len: usize,
+    inline: [Change; INLINE_CAP],
 }
+
+const NO_CHANGE: Change = Change {
+    key: 0,
+    add: 0,
+    sub: 0,
+    n_add: 0,
+    n_sub: 0,
+    gone_since: 0,
+    gone_stack: NONE,
+};
 
 impl Tally {
     /// Nothing counted, for no record yet.
     pub const ZERO: Self = Self {
         counts: Counts::ZERO,
-        last_t_ns: 0,
-        peak_bytes: 0,
-        peak_t_ns: 0,
-        live_blocks: 0,
+        last_t: 0,
         index: 0,
-        guess: 0,
-        since_point: 0,
-        interval_max: 0,
+        log: std::ptr::null_mut(),
+        len: 0,
+        inline: [NO_CHANGE; INLINE_CAP],
     };
 
-    /// A zero tally for the record at `index` of the pool.
-    pub fn new(index: usize) -> Self {
-        if let Some(p) = LIVE_BLOCKS.get(index) {
-            p.0.store(0, Ordering::Relaxed);
-        }
-        Self {
-            index,
-            ..Self::ZERO
+    /// Starts the record at `index` of the pool in the current session:
+    /// zero counts, an empty log (mapped the first time), keys above
+    /// everything merged so far.
+    pub fn start(&mut self, index: usize) {
+        self.counts = Counts::ZERO;
+        self.index = index as u64;
+        self.last_t = FLOOR.load(Ordering::Relaxed);
+        self.len = 0;
+        if self.log.is_null()
+            && let Some(p) = crate::os_mem::map_zeroed(LOG_BYTES)
+        {
+            self.log = p.cast::<Change>().as_ptr();
         }
     }
 
-    /// The heap changes by `+add`/`-sub` bytes and `+n_add`/`-n_sub` blocks
-    /// at `t_ns`: one step of the word, noted in the series.
+    fn cap(&self) -> usize {
+        if self.log.is_null() {
+            INLINE_CAP
+        } else {
+            LOG_CAP
+        }
+    }
+
+    /// The changes logged since the last merge.
+    fn changes(&self) -> &[Change] {
+        if self.log.is_null() {
+            return self.inline.get(..self.len).unwrap_or(&[]);
+        }
+        // SAFETY: the mapped log holds LOG_CAP changes (zeroed memory is a
+        // valid Change), len <= LOG_CAP, and the record's lock is held
+        // (`&self` comes through its guard).
+        unsafe { std::slice::from_raw_parts(self.log, self.len) }
+    }
+
+    /// True when the log has no room for one more change: the caller must
+    /// merge (without holding this record's lock) before its event.
     #[inline]
-    pub fn step(&mut self, add: u64, sub: u64, n_add: u64, n_sub: u64, t_ns: u64) -> Step {
-        let s = step(&mut self.guess, add, sub);
-        if s.raised() {
-            self.peak_bytes = s.live;
-            self.peak_t_ns = t_ns;
+    pub fn full(&self) -> bool {
+        self.len >= self.cap()
+    }
+
+    /// The key of an event happening at `now_ns` (session time): the time
+    /// part never repeats or goes back within the record.
+    #[inline]
+    pub fn key(&mut self, now_ns: u64) -> u64 {
+        let t = now_ns.max(self.last_t + 1);
+        self.last_t = t;
+        (t << KEY_SHIFT) | self.index
+    }
+
+    /// Logs an event's change. The caller checked [`Tally::full`] under the
+    /// same lock hold, and an event logs one change at most.
+    #[inline]
+    pub fn log(&mut self, c: Change) {
+        if self.log.is_null() {
+            if let Some(slot) = self.inline.get_mut(self.len) {
+                *slot = c;
+                self.len += 1;
+            }
+        } else if self.len < LOG_CAP {
+            // SAFETY: len < LOG_CAP, inside the mapping, which only this
+            // record (whose lock the caller holds) reaches.
+            unsafe { self.log.add(self.len).write(c) };
+            self.len += 1;
         }
-        self.live_blocks = self.live_blocks.wrapping_add(n_add).wrapping_sub(n_sub);
-        if let Some(p) = LIVE_BLOCKS.get(self.index) {
-            p.0.store(self.live_blocks, Ordering::Relaxed);
+    }
+}
+
+// ---- the clock ----------------------------------------------------------------
+
+/// A callsite's blocks that were live at a peak and have ended since.
+#[derive(Clone, Copy, Default)]
+struct AtPeak {
+    /// The peak (named by its height) the counts belong to.
+    epoch: u64,
+    /// Weighted blocks.
+    n: u64,
+    /// Weighted bytes.
+    b: u64,
+}
+
+const PEAK_CHUNK: usize = crate::stack_table::ENTRIES_PER_CHUNK;
+const PEAK_CHUNK_BYTES: usize = PEAK_CHUNK * size_of::<AtPeak>();
+
+/// The heap in time order, up to the last merge.
+struct State {
+    live: u64,
+    live_blocks: u64,
+    peak: u64,
+    peak_key: u64,
+    last_t: u64,
+    since_point: u64,
+    interval_max: u64,
+    stride: u64,
+    points: [Point; SERIES_CAP],
+    len: usize,
+    /// At-peak counts by stack id, in chunks mapped on first use.
+    at_peak: [*mut AtPeak; crate::stack_table::MAX_CHUNKS],
+}
+
+/// A log to merge: its changes, sorted by key.
+#[derive(Clone, Copy)]
+struct Log {
+    ptr: *const Change,
+    len: usize,
+}
+
+/// The clock: the state, and the merge's working memory (kept here rather
+/// than on the stack of whichever thread merges: 16 KiB of it). Behind
+/// [`CLOCK`], which also makes merges take turns.
+pub struct Clock {
+    st: State,
+    /// The logs of the merge under way.
+    logs: [Log; RECORDS],
+    /// Heads of those logs still to apply: (next key, log, position).
+    heads: [(u64, u32, u32); RECORDS],
+    /// Logs taken from records by earlier merges, reused.
+    spares: [*mut Change; RECORDS],
+    n_spares: usize,
+}
+
+// SAFETY: the raw pointers are private mappings (or, in `logs`, slices of
+// records' logs during a merge) reached only through the clock's lock.
+unsafe impl Send for Clock {}
+
+const POINT_ZERO: Point = Point {
+    t_ns: 0,
+    live_bytes: 0,
+    live_blocks: 0,
+    max_bytes: 0,
+};
+
+const NO_LOG: Log = Log {
+    ptr: std::ptr::null(),
+    len: 0,
+};
+
+const CLOCK_INIT: Clock = Clock {
+    st: State {
+        live: 0,
+        live_blocks: 0,
+        peak: 0,
+        peak_key: 0,
+        last_t: 0,
+        since_point: 0,
+        interval_max: 0,
+        stride: 1,
+        points: [POINT_ZERO; SERIES_CAP],
+        len: 0,
+        at_peak: [std::ptr::null_mut(); crate::stack_table::MAX_CHUNKS],
+    },
+    logs: [NO_LOG; RECORDS],
+    heads: [(0, 0, 0); RECORDS],
+    spares: [std::ptr::null_mut(); RECORDS],
+    n_spares: 0,
+};
+
+static CLOCK: SpinMutex<Clock> = SpinMutex::new(CLOCK_INIT);
+
+impl State {
+    fn at_peak_mut(&mut self, stack: u32) -> Option<&mut AtPeak> {
+        let (c, i) = (stack as usize / PEAK_CHUNK, stack as usize % PEAK_CHUNK);
+        let slot = self.at_peak.get_mut(c)?;
+        if slot.is_null() {
+            *slot = crate::os_mem::map_zeroed(PEAK_CHUNK_BYTES)?
+                .cast::<AtPeak>()
+                .as_ptr();
         }
-        self.last_t_ns = self.last_t_ns.max(t_ns);
-        self.interval_max = self.interval_max.max(s.live);
+        // SAFETY: a mapped chunk of PEAK_CHUNK entries (zeroed memory is a
+        // valid AtPeak), i below that; reached only under the clock's lock
+        // (`&mut self`).
+        Some(unsafe { &mut *slot.add(i) })
+    }
+
+    /// The block `c` ends was live at the current peak: count it for its
+    /// callsite.
+    #[inline(never)]
+    fn ended_at(&mut self, c: &Change) {
+        let peak = self.peak;
+        if let Some(a) = self.at_peak_mut(c.gone_stack) {
+            if a.epoch != peak {
+                *a = AtPeak {
+                    epoch: peak,
+                    n: 0,
+                    b: 0,
+                };
+            }
+            a.n = a.n.wrapping_add(c.n_sub);
+            a.b = a.b.wrapping_add(c.sub);
+        }
+    }
+
+    /// (blocks, bytes) of `stack` that were live at the session's peak and
+    /// have ended since.
+    fn ended_at_peak(&self, stack: u32) -> (u64, u64) {
+        let (c, i) = (stack as usize / PEAK_CHUNK, stack as usize % PEAK_CHUNK);
+        match self.at_peak.get(c) {
+            Some(&p) if !p.is_null() => {
+                // SAFETY: as in `at_peak_mut`; read under the clock's lock.
+                let a = unsafe { *p.add(i) };
+                if a.epoch == self.peak {
+                    (a.n, a.b)
+                } else {
+                    (0, 0)
+                }
+            }
+            _ => (0, 0),
+        }
+    }
+
+    /// The next change in time order.
+    #[inline(always)]
+    fn apply(&mut self, c: &Change) {
+        // A block that ends here was live at the current peak when it came
+        // no later than the event that set it.
+        if c.gone_stack != NONE && self.peak > 0 && c.gone_since <= self.peak_key {
+            self.ended_at(c);
+        }
+        self.live = self.live.wrapping_add(c.add).wrapping_sub(c.sub);
+        self.live_blocks = self.live_blocks.wrapping_add(c.n_add).wrapping_sub(c.n_sub);
+        if self.live > self.peak {
+            self.peak = self.live;
+            self.peak_key = c.key;
+        }
+        self.interval_max = self.interval_max.max(self.live);
         self.since_point += 1;
-        if self.since_point >= STRIDE.load(Ordering::Relaxed) {
-            self.push_point(t_ns);
+        if self.since_point >= self.stride {
+            self.point(c);
         }
-        s
     }
 
     #[cold]
     #[inline(never)]
-    fn push_point(&mut self, t_ns: u64) {
-        let mut series = SERIES.lock();
-        let (live, _) = level();
-        series.push(Point {
-            t_ns,
-            live_bytes: live,
-            live_blocks: live_blocks(),
-            max_bytes: self.interval_max.max(live),
+    fn point(&mut self, c: &Change) {
+        self.push(Point {
+            t_ns: key_time(c.key),
+            live_bytes: self.live,
+            live_blocks: self.live_blocks,
+            max_bytes: self.interval_max,
         });
         self.since_point = 0;
         self.interval_max = 0;
     }
-}
 
-fn live_blocks() -> u64 {
-    let used = RECORDS_USED.load(Ordering::Relaxed).min(RECORDS);
-    LIVE_BLOCKS
-        .get(..used)
-        .unwrap_or(&[])
-        .iter()
-        .fold(0u64, |s, p| s.wrapping_add(p.0.load(Ordering::Relaxed)))
-}
-
-// ---- the series --------------------------------------------------------------
-
-struct Series {
-    points: [Point; SERIES_CAP],
-    len: usize,
-}
-
-static SERIES: SpinMutex<Series> = SpinMutex::new(Series {
-    points: [Point {
-        t_ns: 0,
-        live_bytes: 0,
-        live_blocks: 0,
-        max_bytes: 0,
-    }; SERIES_CAP],
-    len: 0,
-});
-/// Events of one record between two of its points.
-static STRIDE: AtomicU64 = AtomicU64::new(1);
-
-impl Series {
-    fn push(&mut self, mut p: Point) {
+    fn push(&mut self, p: Point) {
         if self.len == SERIES_CAP {
             for i in 0..SERIES_CAP / 2 {
                 let (a, b) = (self.points[2 * i], self.points[2 * i + 1]);
@@ -462,13 +493,9 @@ impl Series {
                 };
             }
             self.len = SERIES_CAP / 2;
-            STRIDE.store(STRIDE.load(Ordering::Relaxed) * 2, Ordering::Relaxed);
+            self.stride *= 2;
         }
-        // Clocks read on different CPUs may disagree by a little: points
-        // never go back in time.
-        if let Some(last) = self.len.checked_sub(1).and_then(|i| self.points.get(i)) {
-            p.t_ns = p.t_ns.max(last.t_ns);
-        }
+        // Merges apply keys in order, so points never go back in time.
         if let Some(slot) = self.points.get_mut(self.len) {
             *slot = p;
             self.len += 1;
@@ -476,6 +503,235 @@ impl Series {
     }
 }
 
+impl Clock {
+    /// Applies the first `n` of `self.logs`, merged in key order.
+    ///
+    /// # Safety
+    /// Each of those logs must point to `len` changes sorted by key, valid
+    /// and unchanged for the whole call.
+    unsafe fn apply_logs(&mut self, n: usize) {
+        let Clock {
+            st, logs, heads, ..
+        } = self;
+        let slice = |l: &Log| -> &[Change] {
+            // SAFETY: the caller guarantees `len` valid changes at `ptr`.
+            unsafe { std::slice::from_raw_parts(l.ptr, l.len) }
+        };
+        let logs = logs.get(..n).unwrap_or(&[]);
+        if let [one] = logs {
+            for c in slice(one) {
+                st.apply(c);
+            }
+        } else {
+            let mut m = 0;
+            for (j, l) in logs.iter().enumerate() {
+                if let (Some(c), Some(h)) = (slice(l).first(), heads.get_mut(m)) {
+                    *h = (c.key, j as u32, 0);
+                    m += 1;
+                }
+            }
+            while m > 0 {
+                let live = heads.get_mut(..m).unwrap_or(&mut []);
+                let mut best = 0;
+                for (k, h) in live.iter().enumerate().skip(1) {
+                    if h.0 < live[best].0 {
+                        best = k;
+                    }
+                }
+                let (_, j, p) = live[best];
+                let log = logs.get(j as usize).map_or(&[][..], slice);
+                if let Some(c) = log.get(p as usize) {
+                    st.apply(c);
+                }
+                match log.get(p as usize + 1) {
+                    Some(next) => live[best] = (next.key, j, p + 1),
+                    None => {
+                        // This log is done: the last head takes its place.
+                        live.swap(best, m - 1);
+                        m -= 1;
+                    }
+                }
+            }
+        }
+        for l in logs {
+            if let Some(c) = slice(l).last() {
+                st.last_t = st.last_t.max(key_time(c.key));
+            }
+        }
+    }
+
+    /// A spare log: one given back by an earlier merge, or a new mapping.
+    fn spare(&mut self) -> Option<*mut Change> {
+        if let Some(i) = self.n_spares.checked_sub(1) {
+            self.n_spares = i;
+            return self.spares.get(i).copied();
+        }
+        crate::os_mem::map_zeroed(LOG_BYTES).map(|p| p.cast::<Change>().as_ptr())
+    }
+
+    /// Keeps a log taken from a record for reuse.
+    fn give_back(&mut self, log: *mut Change) {
+        if let Some(slot) = self.spares.get_mut(self.n_spares) {
+            *slot = log;
+            self.n_spares += 1;
+        } else if let Some(p) = std::ptr::NonNull::new(log) {
+            // SAFETY: a log mapped with LOG_BYTES, taken from its record by
+            // a merge; nothing refers to it any more.
+            unsafe { crate::os_mem::unmap(p.cast(), LOG_BYTES) };
+        }
+    }
+
+    /// Merges the logs of the current session's records in place and
+    /// empties them; the caller holds the clock and every record, and
+    /// `each` calls its argument with every record, one at a time.
+    fn merge_in_place(&mut self, each: &mut Each<'_>, generation: u32) {
+        let mut n = 0;
+        let logs = &mut self.logs;
+        each(&mut |r| {
+            if r.is_current(generation)
+                && r.tally.len > 0
+                && let Some(slot) = logs.get_mut(n)
+            {
+                let c = r.tally.changes();
+                *slot = Log {
+                    ptr: c.as_ptr(),
+                    len: c.len(),
+                };
+                n += 1;
+            }
+        });
+        // SAFETY: each log is a record's own, sorted by key (keys grow
+        // within a record), and the records' locks (held by the caller)
+        // keep them unchanged during the call.
+        unsafe { self.apply_logs(n) };
+        self.raise_floor(each, generation);
+    }
+
+    /// Every key to come is above every key merged: records start their
+    /// next keys after the latest time merged, and empty their logs.
+    fn raise_floor(&mut self, each: &mut Each<'_>, generation: u32) {
+        let mut floor = self.st.last_t;
+        each(&mut |r| {
+            if r.is_current(generation) {
+                floor = floor.max(r.tally.last_t);
+            }
+        });
+        FLOOR.store(floor, Ordering::Relaxed);
+        each(&mut |r| {
+            if r.is_current(generation) {
+                r.tally.len = 0;
+                r.tally.last_t = r.tally.last_t.max(floor);
+            }
+        });
+    }
+}
+
+/// Calls its argument with every record of the pool, one at a time.
+type Each<'a> = dyn FnMut(&mut dyn FnMut(&mut crate::record::Record)) + 'a;
+
+/// Every record's lock, taken in pool order.
+pub type AllRecords =
+    [Option<crate::spin::SpinMutexGuard<'static, crate::record::Record>>; RECORDS];
+
+/// The clock's lock.
+pub type ClockGuard = crate::spin::SpinMutexGuard<'static, Clock>;
+
+/// Takes the clock's lock, then every record's, in pool order (the order of
+/// merges, the profile writer, session start and `fork.rs`): while the
+/// caller holds them, no event is half done and no merge is under way.
+pub fn lock_all() -> (ClockGuard, Box<AllRecords>) {
+    let clock = CLOCK.lock();
+    // On the heap (the inner allocator's: the caller is inside the
+    // profiler), not on a stack that may be small.
+    let mut all: Box<AllRecords> = Box::new([const { None }; RECORDS]);
+    for (slot, r) in all.iter_mut().zip(POOL.iter()) {
+        *slot = Some(r.lock());
+    }
+    (clock, all)
+}
+
+/// Merges every record's log into the clock. Called from the allocation
+/// path when a record's log is full, holding none of the profiler's locks.
+/// Under the clock's lock and, briefly, every record's, each log is swapped
+/// for a spare; the records' locks then go back, and the logs are merged
+/// while the other threads go on.
+#[cold]
+#[inline(never)]
+pub fn merge(generation: u32) {
+    let mut clock = CLOCK.lock();
+    let clock = &mut *clock;
+    for r in &POOL {
+        // SAFETY: unlocked below, in this function, on this thread.
+        unsafe { r.raw() }.lock();
+    }
+    let mut each = |f: &mut dyn FnMut(&mut crate::record::Record)| {
+        for r in &POOL {
+            // SAFETY: this thread holds every record's lock (taken above,
+            // released below), so it has the records to itself, and hands
+            // out one at a time.
+            f(unsafe { &mut *r.data_ptr() });
+        }
+    };
+    // Logs in a record's inline buffer, or a spare that cannot be had:
+    // merge in place, every lock held.
+    let mut in_place = false;
+    each(&mut |r| {
+        in_place |= r.is_current(generation) && r.tally.len > 0 && r.tally.log.is_null();
+    });
+    let mut n = 0;
+    if !in_place {
+        each(&mut |r| {
+            if in_place || !(r.is_current(generation) && r.tally.len > 0) {
+                return;
+            }
+            let Some(spare) = clock.spare() else {
+                in_place = true;
+                return;
+            };
+            let len = r.tally.len;
+            let log = std::mem::replace(&mut r.tally.log, spare);
+            if let Some(slot) = clock.logs.get_mut(n) {
+                *slot = Log { ptr: log, len };
+                n += 1;
+            }
+        });
+    }
+    if in_place {
+        // Give the logs taken so far back to their records (in the same
+        // order), then merge everything where it is.
+        let mut k = 0;
+        each(&mut |r| {
+            if k < n && r.is_current(generation) && r.tally.len > 0 {
+                let taken = clock
+                    .logs
+                    .get(k)
+                    .map_or(std::ptr::null_mut(), |l| l.ptr.cast_mut());
+                let spare = std::mem::replace(&mut r.tally.log, taken);
+                clock.give_back(spare);
+                k += 1;
+            }
+        });
+        clock.merge_in_place(&mut each, generation);
+    } else {
+        clock.raise_floor(&mut each, generation);
+    }
+    for r in &POOL {
+        // SAFETY: locked above by this thread.
+        unsafe { r.raw().unlock() };
+    }
+    if in_place {
+        return;
+    }
+    // SAFETY: the first n logs were taken from their records above, each
+    // with its `len` changes sorted by key; no record reaches them any
+    // more, and they stay untouched until given back below.
+    unsafe { clock.apply_logs(n) };
+    for k in 0..n {
+        if let Some(l) = clock.logs.get(k).copied() {
+            clock.give_back(l.ptr.cast_mut());
+        }
+    }
+}
 // ---- the whole, for a profile ------------------------------------------------
 
 /// The session's figures, merged from every record.
@@ -489,6 +745,8 @@ pub struct Heap {
     pub live_bytes: u64,
     /// Most bytes ever live.
     pub peak_bytes: u64,
+    /// The key of the event that set the peak.
+    pub peak_key: u64,
     /// Blocks live at that moment (the caller adds up the callsites').
     pub peak_blocks: u64,
     /// Time of the peak.
@@ -497,41 +755,50 @@ pub struct Heap {
     pub last_t_ns: u64,
     /// The heap over time, ending at the present figures.
     pub series: Vec<Point>,
+    /// By stack id: (blocks, bytes) live at the peak that have ended since.
+    pub ended_at_peak: Vec<(u64, u64)>,
 }
 
 impl Heap {
-    /// Adds up `tallies` (every record of the session, whose locks the
-    /// caller holds, so that no event is half done) into the session's
-    /// figures, with the series ending at `now_ns` (or at the latest event,
-    /// if a clock read on another CPU was a little ahead).
-    pub fn merge<'a>(tallies: impl Iterator<Item = &'a Tally>, now_ns: u64) -> Self {
+    /// The session's figures: every record's log merged (the caller holds
+    /// the clock and every record, so that no event is half done), totals
+    /// summed, at-peak counts for the first `stacks` stack ids, and the
+    /// series ending at `now_ns` (or at the latest event, if a clock read on
+    /// another CPU was a little ahead).
+    pub fn collect(
+        clock: &mut ClockGuard,
+        all: &mut AllRecords,
+        generation: u32,
+        stacks: u32,
+        now_ns: u64,
+    ) -> Self {
+        clock.merge_in_place(
+            &mut |f| {
+                for r in all.iter_mut().flatten() {
+                    f(r);
+                }
+            },
+            generation,
+        );
         let mut h = Heap::default();
-        let (mut pending, mut interval_max, mut highest_set) = (false, 0, 0);
-        for t in tallies {
-            h.counts.add(&t.counts);
-            h.live_blocks = h.live_blocks.wrapping_add(t.live_blocks);
-            h.last_t_ns = h.last_t_ns.max(t.last_t_ns);
-            // The record that set the peak says when; the word says how
-            // high (the same figure).
-            if t.peak_bytes > highest_set {
-                highest_set = t.peak_bytes;
-                h.peak_t_ns = t.peak_t_ns;
-            }
-            pending |= t.since_point > 0;
-            interval_max = interval_max.max(t.interval_max);
+        for r in all.iter().flatten().filter(|r| r.is_current(generation)) {
+            h.counts.add(&r.tally.counts);
         }
-        (h.live_bytes, h.peak_bytes) = level();
-        let series = SERIES.lock();
-        h.series = series.points.get(..series.len).unwrap_or(&[]).to_vec();
-        drop(series);
+        h.live_bytes = clock.st.live;
+        h.live_blocks = clock.st.live_blocks;
+        h.peak_bytes = clock.st.peak;
+        h.peak_key = clock.st.peak_key;
+        h.peak_t_ns = key_time(clock.st.peak_key);
+        h.last_t_ns = clock.st.last_t;
+        h.series = clock.st.points.get(..clock.st.len).unwrap_or(&[]).to_vec();
+        h.ended_at_peak = (0..stacks).map(|id| clock.st.ended_at_peak(id)).collect();
         // A last point whenever the series does not already end at the
-        // present figures (events since the last point, or a block moved to
-        // the untracked count without an event).
+        // present figures.
         let stale = h
             .series
             .last()
             .is_none_or(|p| (p.live_bytes, p.live_blocks) != (h.live_bytes, h.live_blocks));
-        if pending || stale {
+        if clock.st.since_point > 0 || stale {
             let t_ns = h
                 .series
                 .last()
@@ -542,127 +809,205 @@ impl Heap {
                 t_ns,
                 live_bytes: h.live_bytes,
                 live_blocks: h.live_blocks,
-                max_bytes: interval_max.max(h.live_bytes),
+                max_bytes: clock.st.interval_max.max(h.live_bytes),
             });
         }
         h
     }
 }
 
-/// The leaf locks of this module, for `fork.rs`.
+/// The clock's lock, for `fork.rs` (taken before the records').
 pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
     // SAFETY: locked and unlocked in pairs by `fork.rs` only.
-    f(unsafe { SERIES.raw() });
-    f(word::fallback_lock());
+    f(unsafe { CLOCK.raw() });
 }
 
-/// Zeroes the state for a new session. Only with every record's lock held
-/// (no event in flight).
-pub fn reset() {
-    let mut guess = 0;
-    word::update(&mut guess, |_| 0);
-    let mut series = SERIES.lock();
-    series.len = 0;
-    STRIDE.store(1, Ordering::Relaxed);
-    for p in &LIVE_BLOCKS {
-        p.0.store(0, Ordering::Relaxed);
+/// Zeroes the clock for a new session; the caller holds it and every
+/// record (no event in flight).
+pub fn reset(clock: &mut ClockGuard) {
+    let c = &mut clock.st;
+    c.live = 0;
+    c.live_blocks = 0;
+    c.peak = 0;
+    c.peak_key = 0;
+    c.last_t = 0;
+    c.since_point = 0;
+    c.interval_max = 0;
+    c.stride = 1;
+    c.len = 0;
+    for slot in &mut c.at_peak {
+        if let Some(p) = std::ptr::NonNull::new(std::mem::replace(slot, std::ptr::null_mut())) {
+            // SAFETY: mapped by `at_peak_mut` with PEAK_CHUNK_BYTES; taken
+            // out of the table, so nothing refers to it.
+            unsafe { crate::os_mem::unmap(p.cast(), PEAK_CHUNK_BYTES) };
+        }
     }
-    RECORDS_USED.store(0, Ordering::Relaxed);
+    FLOOR.store(0, Ordering::Relaxed);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The word is global: tests that step it take turns.
-    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    fn key(t: u64, rec: u64) -> u64 {
+        (t << KEY_SHIFT) | rec
+    }
 
-    #[test]
-    fn a_block_is_live_at_a_peak_it_saw_and_not_at_one_before_it() {
-        let a = Step {
-            live: 100,
-            peak_before: 0,
-        };
-        assert!(a.raised());
-        assert_eq!(
-            a.peak_from(),
-            100,
-            "the allocation that sets a peak is live at it"
-        );
-        let b = Step {
-            live: 150,
-            peak_before: 100,
-        };
-        assert_eq!(b.peak_from(), 150);
-        let free_a = Step {
-            live: 50,
-            peak_before: 150,
-        };
-        assert_eq!(free_a.was_live_at_peak(a.peak_from()), Some(150));
-        let c = Step {
-            live: 150,
-            peak_before: 150,
-        };
-        assert!(!c.raised(), "equal, not higher: the peak stays first");
-        let free_c = Step {
-            live: 50,
-            peak_before: 150,
-        };
-        assert_eq!(
-            free_c.was_live_at_peak(c.peak_from()),
-            None,
-            "c came after the peak"
-        );
+    fn alloc(t: u64, rec: u64, bytes: u64) -> Change {
+        Change {
+            key: key(t, rec),
+            add: bytes,
+            n_add: 1,
+            ..NO_CHANGE
+        }
+    }
+
+    fn free(t: u64, rec: u64, bytes: u64, since: u64, stack: u32) -> Change {
+        Change {
+            key: key(t, rec),
+            sub: bytes,
+            n_sub: 1,
+            gone_since: since,
+            gone_stack: stack,
+            ..NO_CHANGE
+        }
+    }
+
+    /// Applies `logs` (each sorted by key) to a fresh clock.
+    fn merged(logs: &[Vec<Change>]) -> Box<Clock> {
+        let mut c = Box::new(CLOCK_INIT);
+        for (slot, l) in c.logs.iter_mut().zip(logs) {
+            *slot = Log {
+                ptr: l.as_ptr(),
+                len: l.len(),
+            };
+        }
+        // SAFETY: the logs point into `logs`, sorted, alive for the call.
+        unsafe { c.apply_logs(logs.len()) };
+        c
     }
 
     #[test]
-    fn steps_from_many_threads_leave_the_exact_peak() {
-        let _turn = TURN.lock().unwrap();
-        reset();
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| {
-                    let mut guess = 0;
-                    for _ in 0..if cfg!(miri) { 300 } else { 10_000 } {
-                        step(&mut guess, 8, 0);
-                        step(&mut guess, 0, 8);
-                    }
-                });
+    fn keys_never_repeat_within_a_record_and_carry_its_index() {
+        let mut t = Tally::ZERO;
+        t.index = 5;
+        let (a, b, c) = (t.key(100), t.key(100), t.key(90));
+        assert!(a < b && b < c);
+        assert_eq!((key_time(a), key_time(b), key_time(c)), (100, 101, 102));
+        assert_eq!(a & 0xff, 5);
+    }
+
+    #[test]
+    fn logs_merge_in_time_order_and_the_peak_knows_who_was_live_at_it() {
+        // Record 0 allocates A (100 bytes) at t=10 and frees B at t=30;
+        // record 1 allocates B (50) at t=20, frees A at t=40, allocates C
+        // (10) at t=50. In time order the heap goes 100, 150, 100, 0, 10:
+        // the peak is 150 at t=20, when A and B were both live.
+        let (ka, kb) = (key(10, 0), key(20, 1));
+        let r0 = vec![alloc(10, 0, 100), free(30, 0, 50, kb, 2)];
+        let r1 = vec![alloc(20, 1, 50), free(40, 1, 100, ka, 1), alloc(50, 1, 10)];
+        let c = merged(&[r0, r1]);
+        assert_eq!((c.st.live, c.st.live_blocks), (10, 1));
+        assert_eq!(
+            (c.st.peak, c.st.peak_key, key_time(c.st.peak_key)),
+            (150, kb, 20)
+        );
+        assert_eq!(c.st.ended_at_peak(1), (1, 100), "A ended after the peak");
+        assert_eq!(c.st.ended_at_peak(2), (1, 50), "B too");
+        assert_eq!(c.st.last_t, 50);
+        // Merged one record after the other instead, B's free would come
+        // before its allocation and the peak would be 100 + 10 + 50 = 160.
+    }
+
+    #[test]
+    fn blocks_ended_before_a_higher_peak_do_not_count_at_it() {
+        let k1 = key(1, 0);
+        let log = vec![
+            alloc(1, 0, 100),              // peak 100 at t=1
+            free(2, 0, 100, k1, 1),        // live at that peak, then gone
+            alloc(3, 0, 300),              // a higher peak: 300
+            free(4, 0, 300, key(3, 0), 2), // live at it
+        ];
+        let c = merged(&[log]);
+        assert_eq!(c.st.peak, 300);
+        assert_eq!(
+            c.st.ended_at_peak(1),
+            (0, 0),
+            "counted for the older peak only"
+        );
+        assert_eq!(c.st.ended_at_peak(2), (1, 300));
+    }
+
+    #[test]
+    fn random_interleavings_keep_peak_and_at_peak_exact() {
+        // Three records allocate and free (sometimes each other's blocks);
+        // the merge must agree with a plain walk of all changes sorted by
+        // key, and the blocks live at the peak must add up to it.
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % m
+        };
+        let mut logs: Vec<Vec<Change>> = vec![Vec::new(); 3];
+        let mut live: Vec<(u64, u64, u32)> = Vec::new(); // (since, bytes, stack)
+        let mut t = [0u64; 3];
+        let mut all = Vec::new();
+        for _ in 0..if cfg!(miri) { 200 } else { 5_000 } {
+            let r = next(3) as usize;
+            t[r] += 1 + next(5);
+            let k = key(t[r], r as u64);
+            // Changes must be logged in each record's time order, and a
+            // free must come after its block's allocation: times only grow
+            // overall here, as a free follows its allocation in real time.
+            let now = *t.iter().max().unwrap_or(&0);
+            t[r] = now;
+            let k = k.max(key(now, r as u64));
+            let c = if live.is_empty() || next(3) > 0 {
+                let bytes = 1 + next(1000);
+                live.push((k, bytes, next(8) as u32));
+                alloc(key_time(k), r as u64, bytes)
+            } else {
+                let (since, bytes, stack) = live.swap_remove(next(live.len() as u64) as usize);
+                free(key_time(k), r as u64, bytes, since, stack)
+            };
+            logs[r].push(c);
+            all.push(c);
+        }
+        let c = merged(&logs);
+        all.sort_by_key(|c| c.key);
+        let (mut level, mut peak, mut peak_key) = (0u64, 0u64, 0u64);
+        for ch in &all {
+            level = level + ch.add - ch.sub;
+            if level > peak {
+                (peak, peak_key) = (level, ch.key);
             }
-        });
-        let (live, peak) = level();
-        assert_eq!(live, 0);
-        assert!((8..=32).contains(&peak), "peak {peak}");
-        reset();
-        let mut guess = 0;
-        let up = step(&mut guess, 40, 0);
-        let realloc = step(&mut guess, 100, 40);
-        assert_eq!((up.live, realloc.live, realloc.peak_before), (40, 100, 40));
-        assert_eq!(level(), (100, 100));
-        reset();
+        }
+        assert_eq!(
+            (c.st.live, c.st.peak, c.st.peak_key),
+            (level, peak, peak_key)
+        );
+        let ended: u64 = (0..8).map(|s| c.st.ended_at_peak(s).1).sum();
+        let still: u64 = live
+            .iter()
+            .filter(|(since, _, _)| *since <= peak_key)
+            .map(|(_, b, _)| b)
+            .sum();
+        assert_eq!(ended + still, peak, "every byte live at the peak, once");
     }
 
     #[test]
     fn series_stays_bounded_and_keeps_the_peak() {
-        let _turn = TURN.lock().unwrap();
-        reset();
-        let mut t = Tally::new(0);
-        // Enough events for the series to fill and halve at least once.
         let n: u64 = if cfg!(miri) { 1_500 } else { 10_000 };
-        for i in 0..n {
-            t.step(8, 0, 1, 0, i);
-        }
-        for i in 0..n {
-            t.step(0, 8, 0, 1, n + i);
-        }
-        let h = Heap::merge([&t].into_iter(), 3 * n);
-        let pts = &h.series;
-        assert!(pts.len() <= SERIES_CAP + 1);
-        assert!(pts.len() >= SERIES_CAP / 2);
+        let mut log: Vec<Change> = (0..n).map(|i| alloc(i + 1, 0, 8)).collect();
+        log.extend((0..n).map(|i| free(n + i + 1, 0, 8, key(i + 1, 0), 0)));
+        let c = merged(&[log]);
+        let pts = c.st.points.get(..c.st.len).unwrap();
+        assert!(pts.len() <= SERIES_CAP && pts.len() >= SERIES_CAP / 2);
         assert_eq!(pts.iter().map(|p| p.max_bytes).max(), Some(8 * n));
         assert!(pts.windows(2).all(|w| w[0].t_ns <= w[1].t_ns));
-        assert_eq!(pts.last().unwrap().live_bytes, 0);
-        assert_eq!((h.peak_bytes, h.peak_t_ns), (8 * n, n - 1));
-        reset();
+        assert_eq!((c.st.peak, key_time(c.st.peak_key)), (8 * n, n));
+        assert_eq!(c.st.ended_at_peak(0), (n, 8 * n));
     }
 }

@@ -27,9 +27,9 @@ pub struct Block {
     pub size: u64,
     /// When the block was first allocated (its reallocations keep it).
     pub birth_ns: u64,
-    /// The lowest global peak the block is live at, set by its latest
-    /// allocation or reallocation (`heap::Step::peak_from`).
-    pub peak_from: u64,
+    /// The key of the event that made the block live: its allocation or
+    /// latest reallocation (`heap.rs`).
+    pub since: u64,
     /// The stack id the block belongs to.
     pub stack: u32,
 }
@@ -42,7 +42,7 @@ struct Slot {
     /// The block's address; 0 marks an empty slot (no block lives at 0).
     key: usize,
     birth_ns: u64,
-    peak_from: u64,
+    since: u64,
     /// The size in bytes, or [`BIG`]: the size is in the shard's side table.
     size: u32,
     stack: u32,
@@ -74,7 +74,7 @@ unsafe impl Entry for Slot {
     const EMPTY: Self = Slot {
         key: 0,
         birth_ns: 0,
-        peak_from: 0,
+        since: 0,
         size: 0,
         stack: 0,
     };
@@ -276,7 +276,7 @@ impl Slot {
         Slot {
             key,
             birth_ns: block.birth_ns,
-            peak_from: block.peak_from,
+            since: block.since,
             size: block.size.min(u64::from(BIG)) as u32,
             stack: block.stack,
         }
@@ -288,7 +288,7 @@ impl Slot {
         Block {
             size: u64::from(self.size),
             birth_ns: self.birth_ns,
-            peak_from: self.peak_from,
+            since: self.since,
             stack: self.stack,
         }
     }
@@ -460,7 +460,7 @@ mod tests {
         Block {
             size,
             birth_ns: tag,
-            peak_from: tag + 1,
+            since: tag + 1,
             stack: tag as u32,
         }
     }

@@ -124,14 +124,14 @@ pub struct Record {
 unsafe impl Send for Record {}
 
 impl Record {
-    const EMPTY: Self = Self {
+    pub(crate) const EMPTY: Self = Self {
         generation: 0,
         in_flight: [InFlight {
             ptr: 0,
             block: crate::live_table::Block {
                 size: 0,
                 birth_ns: 0,
-                peak_from: 0,
+                since: 0,
                 stack: 0,
             },
         }; IN_FLIGHT],
@@ -164,7 +164,7 @@ impl Record {
     #[cold]
     fn reset_for(&mut self, generation: u32, ring_cap: usize, index: usize) {
         self.generation = generation;
-        self.tally = crate::heap::Tally::new(index);
+        self.tally.start(index);
         self.in_flight = [InFlight::default(); IN_FLIGHT];
         self.written = 0;
         self.sizes = Hist::ZERO;

@@ -5,15 +5,17 @@
 //! takes at most one shard lock of the stack index, then one of the live
 //! table, then, rarely, the series' lock, always in that order, and never
 //! around the inner allocator's call. None of these locks allocates or
-//! parks, and none is global: threads meet only in the heap clock's
-//! compare-and-swap (`heap::step`), in a live table shard, or on the live
-//! bytes of a callsite they both allocate from (one atomic addition). A
-//! callsite's other figures are kept per record (`figures.rs`).
+//! parks, and none is global: threads meet only in a live table shard, on
+//! the live bytes of a callsite they both allocate from (one atomic
+//! addition), or when a thread's heap log is full and it merges them all
+//! (`heap.rs`, once every few thousand events). A callsite's other figures
+//! are kept per record (`figures.rs`).
 
 use std::alloc::Layout;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::capture::{self, MAX_FRAMES};
+use crate::heap::{self, Change, NONE};
 use crate::live_table::{self, Block};
 use crate::record::{self, Kind, RawEvent};
 use crate::stack_table::{self, UNRECORDED};
@@ -144,22 +146,30 @@ impl Frames {
 fn lock_record(
     ts: &ThreadState,
 ) -> Option<(crate::spin::SpinMutexGuard<'static, record::Record>, u32)> {
-    let mut rec = record::of_thread(ts.id()).lock();
-    if STATE.load(Ordering::Acquire) != ON {
-        return None;
+    loop {
+        let mut rec = record::of_thread(ts.id()).lock();
+        if STATE.load(Ordering::Acquire) != ON {
+            return None;
+        }
+        let generation = GENERATION.load(Ordering::Relaxed);
+        // Every thread once per session (records can be shared by threads).
+        if ts.named_gen.get() != generation {
+            ts.named_gen.set(generation);
+            record::names::remember(ts.id(), generation);
+        }
+        rec.prepare(
+            generation,
+            RING_CAP.load(Ordering::Relaxed),
+            record::index_of(ts.id()),
+        );
+        if !rec.tally.full() {
+            return Some((rec, generation));
+        }
+        // The heap log is full: merge every record's (which takes every
+        // record's lock, so not while holding ours), then start over.
+        drop(rec);
+        crate::heap::merge(generation);
     }
-    let generation = GENERATION.load(Ordering::Relaxed);
-    // Every thread once per session (records can be shared by threads).
-    if ts.named_gen.get() != generation {
-        ts.named_gen.set(generation);
-        record::names::remember(ts.id(), generation);
-    }
-    rec.prepare(
-        generation,
-        RING_CAP.load(Ordering::Relaxed),
-        record::index_of(ts.id()),
-    );
-    Some((rec, generation))
 }
 
 /// After the inner allocator's `alloc` or `alloc_zeroed` returned `ptr`.
@@ -200,22 +210,21 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     let stack = frames.intern(ts, generation);
     let size = layout.size() as u64;
     let w = sampling::weight(size);
-    let t = now();
+    let key = rec.tally.key(now());
+    let t = heap::key_time(key);
     let entry = stack_table::entry(stack);
     let rec = &mut *rec;
     rec.tally.counts.allocated(w);
-    let tally = &mut rec.tally;
     // The block's bytes join its callsite before the live table, where a
     // free on another thread could find it.
     let tracked = live_table::insert_with(ptr, || {
-        let step = tally.step(w.b, 0, w.n, 0, t);
         if let Some(e) = entry {
             e.live.attach(w.b);
         }
         Block {
             size,
             birth_ns: t,
-            peak_from: step.peak_from(),
+            since: key,
             stack,
         }
     });
@@ -225,10 +234,18 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
             f.attach(w);
         }
     }
-    if !tracked {
+    if tracked {
+        rec.tally.log(Change {
+            key,
+            add: w.b,
+            n_add: w.n,
+            ..Change::default()
+        });
+        if sampling::sampling() {
+            sampling::mark(ptr);
+        }
+    } else {
         rec.tally.counts.missed(w);
-    } else if sampling::sampling() {
-        sampling::mark(ptr);
     }
     rec.count_block(size, layout.align() as u64, w);
     rec.push(RawEvent {
@@ -243,23 +260,37 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     });
 }
 
-/// The tracked block `b` ends at `t_ns` (freed, or, when sampling, replaced
-/// by an unsampled reallocation); returns its lifetime.
+/// The tracked block `b` ends with the event `key` (freed, or, when
+/// sampling, replaced by an unsampled reallocation); returns its lifetime.
 #[inline]
-fn free_block(rec: &mut record::Record, b: &Block, t_ns: u64) -> u64 {
+fn free_block(rec: &mut record::Record, b: &Block, key: u64) -> u64 {
     let w = sampling::weight(b.size);
-    let step = rec.tally.step(0, w.b, 0, w.n, t_ns);
+    rec.tally.log(gone(key, b, w));
     rec.tally.counts.freed(w);
-    let lifetime = t_ns.saturating_sub(b.birth_ns);
+    let lifetime = heap::key_time(key).saturating_sub(b.birth_ns);
     if let Some(e) = stack_table::entry(b.stack) {
         e.live.detach(w.b);
     }
     if let Some(f) = rec.callsites.get(b.stack) {
-        f.detach(w, step.was_live_at_peak(b.peak_from));
+        f.detach(w);
         f.freed(w, lifetime);
     }
     rec.count_lifetime(lifetime, w);
     lifetime
+}
+
+/// The change of an event `key` that ends the tracked block `b` of weight `w`.
+#[inline]
+fn gone(key: u64, b: &Block, w: sampling::W) -> Change {
+    Change {
+        key,
+        add: 0,
+        sub: w.b,
+        n_add: 0,
+        n_sub: w.n,
+        gone_since: b.since,
+        gone_stack: b.stack,
+    }
 }
 
 /// Before the inner allocator's `dealloc` of `ptr`.
@@ -281,10 +312,11 @@ fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout) {
     let Some((mut rec, _)) = lock_record(ts) else {
         return;
     };
-    let t = now();
+    let key = rec.tally.key(now());
+    let t = heap::key_time(key);
     let (stack, size) = match live_table::remove(ptr) {
         Some(b) => {
-            free_block(&mut rec, &b, t);
+            free_block(&mut rec, &b, key);
             if sampling::sampling() {
                 sampling::unmark(ptr);
             }
@@ -432,7 +464,8 @@ fn realloc_finish(
         return;
     };
     rec.unpark(r.slot, old_ptr);
-    let t = now();
+    let key = rec.tally.key(now());
+    let t = heap::key_time(key);
     let sampled = sampling::sampling();
     if new_ptr == 0 {
         // The old block is still the caller's, unchanged: put it back as it was.
@@ -440,14 +473,19 @@ fn realloc_finish(
         if let Some(b) = r.taken
             && !live_table::insert_with(old_ptr, || b)
         {
+            // It cannot be kept: it leaves the live figures untracked (not
+            // freed, so not counted at any peak).
             let w = sampling::weight(b.size);
-            rec.tally.step(0, w.b, 0, w.n, t);
+            rec.tally.log(Change {
+                gone_stack: NONE,
+                ..gone(key, &b, w)
+            });
             rec.tally.counts.missed(w);
             if let Some(e) = stack_table::entry(b.stack) {
                 e.live.detach(w.b);
             }
             if let Some(f) = rec.callsites.get(b.stack) {
-                f.detach(w, None);
+                f.detach(w);
             }
             if sampled {
                 sampling::unmark(old_ptr);
@@ -463,7 +501,7 @@ fn realloc_finish(
         // Sampling: the old block was sampled, its new self is not. The
         // sampled block ends here, as if freed.
         if let Some(b) = r.taken {
-            free_block(&mut rec, &b, t);
+            free_block(&mut rec, &b, key);
         }
         return;
     }
@@ -478,14 +516,9 @@ fn realloc_finish(
         rec.tally.counts.untracked(old, true);
     }
     // The old block's bytes leave its callsite and the new block's join
-    // theirs in the same step of the clock, before the live table shows the
-    // new block to other threads.
+    // theirs before the live table shows the new block to other threads.
     let old_entry = from.and_then(|(b, _)| stack_table::entry(b.stack));
-    let tally = &mut rec.tally;
-    let mut step_seen = None;
     let tracked = live_table::insert_with(new_ptr, || {
-        let step = tally.step(w_new.b, w_old.b, w_new.n, w_old.n, t);
-        step_seen = Some(step);
         if let Some(e) = old_entry {
             e.live.detach(w_old.b);
         }
@@ -495,35 +528,43 @@ fn realloc_finish(
         Block {
             size: new,
             birth_ns: from.map_or(t, |(b, _)| b.birth_ns),
-            peak_from: step.peak_from(),
+            since: key,
             stack: r.stack,
         }
     });
-    let step = match step_seen {
-        Some(step) => step,
-        None => {
-            // Reallocated, but the new block cannot be kept: the old one
-            // leaves, the new one is counted and never live.
-            rec.tally.counts.missed(w_new);
-            if let Some(e) = old_entry {
-                e.live.detach(w_old.b);
-            }
-            rec.tally.step(0, w_old.b, 0, w_old.n, t)
-        }
+    // One change: the old block ends and the new one starts, at once.
+    let mut change = match from {
+        Some((b, w)) => gone(key, &b, w),
+        None => Change {
+            key,
+            ..Change::default()
+        },
     };
+    if tracked {
+        change.add = w_new.b;
+        change.n_add = w_new.n;
+        if sampled {
+            sampling::mark(new_ptr);
+        }
+    } else {
+        // Reallocated, but the new block cannot be kept: the old one
+        // leaves, the new one is counted and never live.
+        rec.tally.counts.missed(w_new);
+        if let Some(e) = old_entry {
+            e.live.detach(w_old.b);
+        }
+    }
+    rec.tally.log(change);
     if let Some((b, w)) = from
         && let Some(f) = rec.callsites.get(b.stack)
     {
-        f.detach(w, step.was_live_at_peak(b.peak_from));
+        f.detach(w);
     }
     if let Some(f) = rec.callsites.get(r.stack) {
         f.reallocated(w_new);
         if tracked {
             f.attach(w_new);
         }
-    }
-    if tracked && sampled {
-        sampling::mark(new_ptr);
     }
     rec.count_block(new, layout.align() as u64, w_new);
     rec.push(RawEvent {

@@ -341,11 +341,11 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
     crate::fork::register();
     // Every record's lock, as a snapshot takes them: no thread is inside an
     // event's bookkeeping (interning a stack, say) while the tables reset.
-    let records: Vec<_> = crate::record::POOL.iter().map(|r| r.lock()).collect();
+    let (mut clock, records) = heap::lock_all();
     os_mem::set_limit(config.memory_limit.unwrap_or(u64::MAX));
     RING_CAP.store(config.ring_capacity, Ordering::Relaxed);
     MAX_FRAMES_CFG.store(config.max_frames.clamp(1, MAX_FRAMES), Ordering::Relaxed);
-    heap::reset();
+    heap::reset(&mut clock);
     crate::sampling::reset();
     crate::sampling::RATE.store(config.sample_rate.unwrap_or(0), Ordering::Relaxed);
     crate::recorder::reset_internal_errors();
