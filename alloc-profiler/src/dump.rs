@@ -96,12 +96,10 @@ fn snapshot(stop: bool) -> Snapshot {
             });
             continue;
         };
-        let (live_bytes, max_live_bytes) = e.live.get();
-        let (peak_blocks, peak_bytes) = heap
-            .ended_at_peak
-            .get(id as usize)
-            .copied()
-            .unwrap_or_default();
+        let (live_bytes, max_live_bytes, _, _) =
+            heap.sites.get(id as usize).copied().unwrap_or_default();
+        let (_, _, peak_blocks, peak_bytes) =
+            heap.sites.get(id as usize).copied().unwrap_or_default();
         callsites.push(RawCallsite {
             frames: e.frames().to_vec(),
             agg: Callsite {

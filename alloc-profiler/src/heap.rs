@@ -81,11 +81,19 @@ pub struct Change {
     /// Blocks that stopped being live.
     pub n_sub: u64,
     /// When a block stopped being live (`sub`/`n_sub` are its weight): the
-    /// key of the event that made it live.
+    /// key of the event that made it live; [`VANISHED`] when it only left
+    /// the profiler's sight (never counted at a peak).
     pub gone_since: u64,
     /// Its stack id, or [`NONE`].
     pub gone_stack: u32,
+    /// The stack id of the block that became live (`add`/`n_add`), or
+    /// [`NONE`].
+    pub stack: u32,
 }
+
+/// `Change::gone_since` of a block that left the live figures untracked
+/// rather than ended.
+pub const VANISHED: u64 = u64::MAX;
 
 /// Entries a record's log holds; a merge empties it.
 pub const LOG_CAP: usize = 8192;
@@ -218,7 +226,8 @@ pub struct Tally {
     inline: [Change; INLINE_CAP],
 }
 
-const NO_CHANGE: Change = Change {
+/// A change of nothing, to build others from.
+pub const NO_CHANGE: Change = Change {
     key: 0,
     add: 0,
     sub: 0,
@@ -226,6 +235,7 @@ const NO_CHANGE: Change = Change {
     n_sub: 0,
     gone_since: 0,
     gone_stack: NONE,
+    stack: NONE,
 };
 
 impl Tally {
@@ -309,19 +319,28 @@ impl Tally {
 
 // ---- the clock ----------------------------------------------------------------
 
-/// A callsite's blocks that were live at a peak and have ended since.
+/// A callsite as the clock sees it, in time order.
 #[derive(Clone, Copy, Default)]
-struct AtPeak {
-    /// The peak (named by its height) the counts belong to.
+struct Site {
+    /// Bytes of its blocks live now.
+    live: u64,
+    /// The most that ever were.
+    max: u64,
+    /// The peak (named by its height) `n` and `b` belong to.
     epoch: u64,
-    /// Weighted blocks.
+    /// Its blocks live at that peak that have ended since: weighted blocks.
     n: u64,
-    /// Weighted bytes.
+    /// Their weighted bytes.
     b: u64,
 }
 
+#[cold]
+fn map_sites() -> Option<*mut Site> {
+    crate::os_mem::map_zeroed(PEAK_CHUNK_BYTES).map(|p| p.cast::<Site>().as_ptr())
+}
+
 const PEAK_CHUNK: usize = crate::stack_table::ENTRIES_PER_CHUNK;
-const PEAK_CHUNK_BYTES: usize = PEAK_CHUNK * size_of::<AtPeak>();
+const PEAK_CHUNK_BYTES: usize = PEAK_CHUNK * size_of::<Site>();
 
 /// The heap in time order, up to the last merge.
 struct State {
@@ -335,8 +354,8 @@ struct State {
     stride: u64,
     points: [Point; SERIES_CAP],
     len: usize,
-    /// At-peak counts by stack id, in chunks mapped on first use.
-    at_peak: [*mut AtPeak; crate::stack_table::MAX_CHUNKS],
+    /// The callsites by stack id, in chunks mapped on first use.
+    sites: [*mut Site; crate::stack_table::MAX_CHUNKS],
 }
 
 /// A log to merge: its changes, sorted by key.
@@ -388,7 +407,7 @@ const CLOCK_INIT: Clock = Clock {
         stride: 1,
         points: [POINT_ZERO; SERIES_CAP],
         len: 0,
-        at_peak: [std::ptr::null_mut(); crate::stack_table::MAX_CHUNKS],
+        sites: [std::ptr::null_mut(); crate::stack_table::MAX_CHUNKS],
     },
     logs: [NO_LOG; RECORDS],
     heads: [(0, 0, 0); RECORDS],
@@ -399,63 +418,68 @@ const CLOCK_INIT: Clock = Clock {
 static CLOCK: SpinMutex<Clock> = SpinMutex::new(CLOCK_INIT);
 
 impl State {
-    fn at_peak_mut(&mut self, stack: u32) -> Option<&mut AtPeak> {
+    #[inline]
+    fn site_mut(&mut self, stack: u32) -> Option<&mut Site> {
         let (c, i) = (stack as usize / PEAK_CHUNK, stack as usize % PEAK_CHUNK);
-        let slot = self.at_peak.get_mut(c)?;
+        let slot = self.sites.get_mut(c)?;
         if slot.is_null() {
-            *slot = crate::os_mem::map_zeroed(PEAK_CHUNK_BYTES)?
-                .cast::<AtPeak>()
-                .as_ptr();
+            *slot = map_sites()?;
         }
-        // SAFETY: a mapped chunk of PEAK_CHUNK entries (zeroed memory is a
-        // valid AtPeak), i below that; reached only under the clock's lock
+        // SAFETY: a mapped chunk of PEAK_CHUNK sites (zeroed memory is a
+        // valid Site), i below that; reached only under the clock's lock
         // (`&mut self`).
         Some(unsafe { &mut *slot.add(i) })
     }
 
-    /// The block `c` ends was live at the current peak: count it for its
-    /// callsite.
-    #[inline(never)]
-    fn ended_at(&mut self, c: &Change) {
-        let peak = self.peak;
-        if let Some(a) = self.at_peak_mut(c.gone_stack) {
-            if a.epoch != peak {
-                *a = AtPeak {
-                    epoch: peak,
-                    n: 0,
-                    b: 0,
-                };
+    /// The callsite `stack` now: (live bytes, most live bytes, and its
+    /// blocks live at the session's peak that have ended since: blocks,
+    /// bytes).
+    fn site(&self, stack: u32) -> (u64, u64, u64, u64) {
+        let (c, i) = (stack as usize / PEAK_CHUNK, stack as usize % PEAK_CHUNK);
+        match self.sites.get(c) {
+            Some(&p) if !p.is_null() => {
+                // SAFETY: as in `site_mut`; read under the clock's lock.
+                let s = unsafe { *p.add(i) };
+                if s.epoch == self.peak {
+                    (s.live, s.max, s.n, s.b)
+                } else {
+                    (s.live, s.max, 0, 0)
+                }
             }
-            a.n = a.n.wrapping_add(c.n_sub);
-            a.b = a.b.wrapping_add(c.sub);
+            _ => (0, 0, 0, 0),
         }
     }
 
-    /// (blocks, bytes) of `stack` that were live at the session's peak and
-    /// have ended since.
-    fn ended_at_peak(&self, stack: u32) -> (u64, u64) {
-        let (c, i) = (stack as usize / PEAK_CHUNK, stack as usize % PEAK_CHUNK);
-        match self.at_peak.get(c) {
-            Some(&p) if !p.is_null() => {
-                // SAFETY: as in `at_peak_mut`; read under the clock's lock.
-                let a = unsafe { *p.add(i) };
-                if a.epoch == self.peak {
-                    (a.n, a.b)
-                } else {
-                    (0, 0)
+    /// The block `c` ends leaves its callsite; it was live at the current
+    /// peak when it came no later than the event that set it.
+    #[inline]
+    fn ended(&mut self, c: &Change) {
+        let (peak, peak_key) = (self.peak, self.peak_key);
+        if let Some(s) = self.site_mut(c.gone_stack) {
+            s.live = s.live.wrapping_sub(c.sub);
+            if peak > 0 && c.gone_since <= peak_key {
+                if s.epoch != peak {
+                    s.epoch = peak;
+                    s.n = 0;
+                    s.b = 0;
                 }
+                s.n = s.n.wrapping_add(c.n_sub);
+                s.b = s.b.wrapping_add(c.sub);
             }
-            _ => (0, 0),
         }
     }
 
     /// The next change in time order.
     #[inline(always)]
     fn apply(&mut self, c: &Change) {
-        // A block that ends here was live at the current peak when it came
-        // no later than the event that set it.
-        if c.gone_stack != NONE && self.peak > 0 && c.gone_since <= self.peak_key {
-            self.ended_at(c);
+        if c.gone_stack != NONE {
+            self.ended(c);
+        }
+        if c.stack != NONE
+            && let Some(s) = self.site_mut(c.stack)
+        {
+            s.live = s.live.wrapping_add(c.add);
+            s.max = s.max.max(s.live);
         }
         self.live = self.live.wrapping_add(c.add).wrapping_sub(c.sub);
         self.live_blocks = self.live_blocks.wrapping_add(c.n_add).wrapping_sub(c.n_sub);
@@ -755,8 +779,9 @@ pub struct Heap {
     pub last_t_ns: u64,
     /// The heap over time, ending at the present figures.
     pub series: Vec<Point>,
-    /// By stack id: (blocks, bytes) live at the peak that have ended since.
-    pub ended_at_peak: Vec<(u64, u64)>,
+    /// By stack id: (live bytes, most live bytes, blocks and bytes live at
+    /// the peak that have ended since).
+    pub sites: Vec<(u64, u64, u64, u64)>,
 }
 
 impl Heap {
@@ -791,7 +816,7 @@ impl Heap {
         h.peak_t_ns = key_time(clock.st.peak_key);
         h.last_t_ns = clock.st.last_t;
         h.series = clock.st.points.get(..clock.st.len).unwrap_or(&[]).to_vec();
-        h.ended_at_peak = (0..stacks).map(|id| clock.st.ended_at_peak(id)).collect();
+        h.sites = (0..stacks).map(|id| clock.st.site(id)).collect();
         // A last point whenever the series does not already end at the
         // present figures.
         let stale = h
@@ -835,9 +860,9 @@ pub fn reset(clock: &mut ClockGuard) {
     c.interval_max = 0;
     c.stride = 1;
     c.len = 0;
-    for slot in &mut c.at_peak {
+    for slot in &mut c.sites {
         if let Some(p) = std::ptr::NonNull::new(std::mem::replace(slot, std::ptr::null_mut())) {
-            // SAFETY: mapped by `at_peak_mut` with PEAK_CHUNK_BYTES; taken
+            // SAFETY: mapped by `map_sites` with PEAK_CHUNK_BYTES; taken
             // out of the table, so nothing refers to it.
             unsafe { crate::os_mem::unmap(p.cast(), PEAK_CHUNK_BYTES) };
         }
@@ -853,13 +878,20 @@ mod tests {
         (t << KEY_SHIFT) | rec
     }
 
-    fn alloc(t: u64, rec: u64, bytes: u64) -> Change {
+    fn alloc(t: u64, rec: u64, bytes: u64, stack: u32) -> Change {
         Change {
             key: key(t, rec),
             add: bytes,
             n_add: 1,
+            stack,
             ..NO_CHANGE
         }
+    }
+
+    /// The blocks and bytes of `stack` live at the peak that ended since.
+    fn at_peak(c: &Clock, stack: u32) -> (u64, u64) {
+        let (_, _, n, b) = c.st.site(stack);
+        (n, b)
     }
 
     fn free(t: u64, rec: u64, bytes: u64, since: u64, stack: u32) -> Change {
@@ -904,17 +936,25 @@ mod tests {
         // (10) at t=50. In time order the heap goes 100, 150, 100, 0, 10:
         // the peak is 150 at t=20, when A and B were both live.
         let (ka, kb) = (key(10, 0), key(20, 1));
-        let r0 = vec![alloc(10, 0, 100), free(30, 0, 50, kb, 2)];
-        let r1 = vec![alloc(20, 1, 50), free(40, 1, 100, ka, 1), alloc(50, 1, 10)];
+        let r0 = vec![alloc(10, 0, 100, 1), free(30, 0, 50, kb, 2)];
+        let r1 = vec![
+            alloc(20, 1, 50, 2),
+            free(40, 1, 100, ka, 1),
+            alloc(50, 1, 10, 3),
+        ];
         let c = merged(&[r0, r1]);
         assert_eq!((c.st.live, c.st.live_blocks), (10, 1));
         assert_eq!(
             (c.st.peak, c.st.peak_key, key_time(c.st.peak_key)),
             (150, kb, 20)
         );
-        assert_eq!(c.st.ended_at_peak(1), (1, 100), "A ended after the peak");
-        assert_eq!(c.st.ended_at_peak(2), (1, 50), "B too");
+        assert_eq!(at_peak(&c, 1), (1, 100), "A ended after the peak");
+        assert_eq!(at_peak(&c, 2), (1, 50), "B too");
         assert_eq!(c.st.last_t, 50);
+        // Each callsite's live bytes and their maximum, in time order.
+        assert_eq!((c.st.site(1).0, c.st.site(1).1), (0, 100));
+        assert_eq!((c.st.site(2).0, c.st.site(2).1), (0, 50));
+        assert_eq!((c.st.site(3).0, c.st.site(3).1), (10, 10));
         // Merged one record after the other instead, B's free would come
         // before its allocation and the peak would be 100 + 10 + 50 = 160.
     }
@@ -923,19 +963,15 @@ mod tests {
     fn blocks_ended_before_a_higher_peak_do_not_count_at_it() {
         let k1 = key(1, 0);
         let log = vec![
-            alloc(1, 0, 100),              // peak 100 at t=1
+            alloc(1, 0, 100, 1),           // peak 100 at t=1
             free(2, 0, 100, k1, 1),        // live at that peak, then gone
-            alloc(3, 0, 300),              // a higher peak: 300
+            alloc(3, 0, 300, 2),           // a higher peak: 300
             free(4, 0, 300, key(3, 0), 2), // live at it
         ];
         let c = merged(&[log]);
         assert_eq!(c.st.peak, 300);
-        assert_eq!(
-            c.st.ended_at_peak(1),
-            (0, 0),
-            "counted for the older peak only"
-        );
-        assert_eq!(c.st.ended_at_peak(2), (1, 300));
+        assert_eq!(at_peak(&c, 1), (0, 0), "counted for the older peak only");
+        assert_eq!(at_peak(&c, 2), (1, 300));
     }
 
     #[test]
@@ -966,8 +1002,9 @@ mod tests {
             let k = k.max(key(now, r as u64));
             let c = if live.is_empty() || next(3) > 0 {
                 let bytes = 1 + next(1000);
-                live.push((k, bytes, next(8) as u32));
-                alloc(key_time(k), r as u64, bytes)
+                let stack = next(8) as u32;
+                live.push((k, bytes, stack));
+                alloc(key_time(k), r as u64, bytes, stack)
             } else {
                 let (since, bytes, stack) = live.swap_remove(next(live.len() as u64) as usize);
                 free(key_time(k), r as u64, bytes, since, stack)
@@ -978,17 +1015,34 @@ mod tests {
         let c = merged(&logs);
         all.sort_by_key(|c| c.key);
         let (mut level, mut peak, mut peak_key) = (0u64, 0u64, 0u64);
+        let (mut site_live, mut site_max) = ([0u64; 8], [0u64; 8]);
         for ch in &all {
             level = level + ch.add - ch.sub;
             if level > peak {
                 (peak, peak_key) = (level, ch.key);
             }
+            if ch.gone_stack != NONE {
+                site_live[ch.gone_stack as usize] -= ch.sub;
+            }
+            if ch.stack != NONE {
+                site_live[ch.stack as usize] += ch.add;
+                site_max[ch.stack as usize] =
+                    site_max[ch.stack as usize].max(site_live[ch.stack as usize]);
+            }
+        }
+        for s in 0..8u32 {
+            let (l, m, _, _) = c.st.site(s);
+            assert_eq!(
+                (l, m),
+                (site_live[s as usize], site_max[s as usize]),
+                "stack {s}"
+            );
         }
         assert_eq!(
             (c.st.live, c.st.peak, c.st.peak_key),
             (level, peak, peak_key)
         );
-        let ended: u64 = (0..8).map(|s| c.st.ended_at_peak(s).1).sum();
+        let ended: u64 = (0..8).map(|s| at_peak(&c, s).1).sum();
         let still: u64 = live
             .iter()
             .filter(|(since, _, _)| *since <= peak_key)
@@ -1000,7 +1054,7 @@ mod tests {
     #[test]
     fn series_stays_bounded_and_keeps_the_peak() {
         let n: u64 = if cfg!(miri) { 1_500 } else { 10_000 };
-        let mut log: Vec<Change> = (0..n).map(|i| alloc(i + 1, 0, 8)).collect();
+        let mut log: Vec<Change> = (0..n).map(|i| alloc(i + 1, 0, 8, 0)).collect();
         log.extend((0..n).map(|i| free(n + i + 1, 0, 8, key(i + 1, 0), 0)));
         let c = merged(&[log]);
         let pts = c.st.points.get(..c.st.len).unwrap();
@@ -1008,6 +1062,6 @@ mod tests {
         assert_eq!(pts.iter().map(|p| p.max_bytes).max(), Some(8 * n));
         assert!(pts.windows(2).all(|w| w[0].t_ns <= w[1].t_ns));
         assert_eq!((c.st.peak, key_time(c.st.peak_key)), (8 * n, n));
-        assert_eq!(c.st.ended_at_peak(0), (n, 8 * n));
+        assert_eq!(at_peak(&c, 0), (n, 8 * n));
     }
 }

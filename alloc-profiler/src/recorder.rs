@@ -5,11 +5,11 @@
 //! takes at most one shard lock of the stack index, then one of the live
 //! table, then, rarely, the series' lock, always in that order, and never
 //! around the inner allocator's call. None of these locks allocates or
-//! parks, and none is global: threads meet only in a live table shard, on
-//! the live bytes of a callsite they both allocate from (one atomic
-//! addition), or when a thread's heap log is full and it merges them all
-//! (`heap.rs`, once every few thousand events). A callsite's other figures
-//! are kept per record (`figures.rs`).
+//! parks, and none is global: threads meet only in a live table shard, or
+//! when a thread's heap log is full and it merges them all (`heap.rs`, once
+//! every few thousand events). A callsite's additive figures are kept per
+//! record (`figures.rs`); its live bytes and their maximum, which need the
+//! order of events, by the heap clock's merge.
 
 use std::alloc::Layout;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -212,21 +212,13 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     let w = sampling::weight(size);
     let key = rec.tally.key(now());
     let t = heap::key_time(key);
-    let entry = stack_table::entry(stack);
     let rec = &mut *rec;
     rec.tally.counts.allocated(w);
-    // The block's bytes join its callsite before the live table, where a
-    // free on another thread could find it.
-    let tracked = live_table::insert_with(ptr, || {
-        if let Some(e) = entry {
-            e.live.attach(w.b);
-        }
-        Block {
-            size,
-            birth_ns: t,
-            since: key,
-            stack,
-        }
+    let tracked = live_table::insert_with(ptr, || Block {
+        size,
+        birth_ns: t,
+        since: key,
+        stack,
     });
     if let Some(f) = rec.callsites.get(stack) {
         f.allocated(w);
@@ -239,7 +231,8 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
             key,
             add: w.b,
             n_add: w.n,
-            ..Change::default()
+            stack,
+            ..heap::NO_CHANGE
         });
         if sampling::sampling() {
             sampling::mark(ptr);
@@ -268,9 +261,6 @@ fn free_block(rec: &mut record::Record, b: &Block, key: u64) -> u64 {
     rec.tally.log(gone(key, b, w));
     rec.tally.counts.freed(w);
     let lifetime = heap::key_time(key).saturating_sub(b.birth_ns);
-    if let Some(e) = stack_table::entry(b.stack) {
-        e.live.detach(w.b);
-    }
     if let Some(f) = rec.callsites.get(b.stack) {
         f.detach(w);
         f.freed(w, lifetime);
@@ -290,6 +280,7 @@ fn gone(key: u64, b: &Block, w: sampling::W) -> Change {
         n_sub: w.n,
         gone_since: b.since,
         gone_stack: b.stack,
+        stack: NONE,
     }
 }
 
@@ -477,13 +468,10 @@ fn realloc_finish(
             // freed, so not counted at any peak).
             let w = sampling::weight(b.size);
             rec.tally.log(Change {
-                gone_stack: NONE,
+                gone_since: heap::VANISHED,
                 ..gone(key, &b, w)
             });
             rec.tally.counts.missed(w);
-            if let Some(e) = stack_table::entry(b.stack) {
-                e.live.detach(w.b);
-            }
             if let Some(f) = rec.callsites.get(b.stack) {
                 f.detach(w);
             }
@@ -505,7 +493,6 @@ fn realloc_finish(
         }
         return;
     }
-    let to = stack_table::entry(r.stack);
     let w_new = sampling::weight(new);
     let from = r.taken.map(|b| (b, sampling::weight(b.size)));
     let w_old = from.map_or(sampling::W::default(), |(_, w)| w);
@@ -515,34 +502,24 @@ fn realloc_finish(
         // A block the session never saw: its old size is counted apart.
         rec.tally.counts.untracked(old, true);
     }
-    // The old block's bytes leave its callsite and the new block's join
-    // theirs before the live table shows the new block to other threads.
-    let old_entry = from.and_then(|(b, _)| stack_table::entry(b.stack));
-    let tracked = live_table::insert_with(new_ptr, || {
-        if let Some(e) = old_entry {
-            e.live.detach(w_old.b);
-        }
-        if let Some(e) = to {
-            e.live.attach(w_new.b);
-        }
-        Block {
-            size: new,
-            birth_ns: from.map_or(t, |(b, _)| b.birth_ns),
-            since: key,
-            stack: r.stack,
-        }
+    let tracked = live_table::insert_with(new_ptr, || Block {
+        size: new,
+        birth_ns: from.map_or(t, |(b, _)| b.birth_ns),
+        since: key,
+        stack: r.stack,
     });
     // One change: the old block ends and the new one starts, at once.
     let mut change = match from {
         Some((b, w)) => gone(key, &b, w),
         None => Change {
             key,
-            ..Change::default()
+            ..heap::NO_CHANGE
         },
     };
     if tracked {
         change.add = w_new.b;
         change.n_add = w_new.n;
+        change.stack = r.stack;
         if sampled {
             sampling::mark(new_ptr);
         }
@@ -550,9 +527,6 @@ fn realloc_finish(
         // Reallocated, but the new block cannot be kept: the old one
         // leaves, the new one is counted and never live.
         rec.tally.counts.missed(w_new);
-        if let Some(e) = old_entry {
-            e.live.detach(w_old.b);
-        }
     }
     rec.tally.log(change);
     if let Some((b, w)) = from

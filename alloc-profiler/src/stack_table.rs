@@ -28,56 +28,15 @@ const ARENA_CHUNK_WORDS: usize = 1 << 17;
 const MAX_ARENA_CHUNKS: usize = 4096;
 const SHARDS: usize = 64;
 
-/// What a callsite's figures cannot keep per record: the bytes of its
-/// blocks live now, and the most that ever were. Both are atomics on the
-/// callsite's own line; the order of the additions is the order of the
-/// callsite's history, so the maximum is exact under any number of threads
-/// (each addition offers its result to the maximum).
-#[derive(Debug, Default)]
-pub struct Live {
-    bytes: AtomicU64,
-    max: AtomicU64,
-}
-
-impl Live {
-    /// `b` more bytes live here.
-    #[inline]
-    pub fn attach(&self, b: u64) {
-        let now = self.bytes.fetch_add(b, Ordering::Relaxed).wrapping_add(b);
-        if now > self.max.load(Ordering::Relaxed) {
-            self.max.fetch_max(now, Ordering::Relaxed);
-        }
-    }
-
-    /// `b` fewer bytes live here.
-    #[inline]
-    pub fn detach(&self, b: u64) {
-        self.bytes.fetch_sub(b, Ordering::Relaxed);
-    }
-
-    /// (bytes live now, the most ever live).
-    pub fn get(&self) -> (u64, u64) {
-        (
-            self.bytes.load(Ordering::Relaxed),
-            self.max.load(Ordering::Relaxed),
-        )
-    }
-}
-
-/// One interned stack (a cache line of its own, so that neighbouring
-/// callsites do not share their live bytes' line; a line pair measured no
-/// faster with two threads at neighbouring callsites, and costs 64 more
-/// bytes per stack).
-#[repr(align(64))]
+/// One interned stack: where its frames are, and how many. (A callsite's
+/// figures are kept by the records and the heap clock.)
 pub struct StackEntry {
     frames: NonNull<usize>,
     len: u32,
-    /// The callsite's live bytes and their maximum.
-    pub(crate) live: Live,
 }
 
-// SAFETY: `frames` is immutable after publication, and `live` is atomic, so
-// sharing entries between threads is data-race free.
+// SAFETY: `frames` is immutable after publication, so sharing entries
+// between threads is data-race free.
 unsafe impl Sync for StackEntry {}
 
 impl StackEntry {
@@ -191,7 +150,6 @@ fn create(frames: &[usize]) -> Option<u32> {
             .write(StackEntry {
                 frames: dst,
                 len: frames.len() as u32,
-                live: Live::default(),
             });
     }
     COUNT.store(id + 1, Ordering::Release);
@@ -419,29 +377,5 @@ mod tests {
             assert_eq!(count(), 2);
         })
         .unwrap();
-    }
-
-    #[test]
-    fn live_bytes_keep_their_exact_maximum_across_threads() {
-        let live = Live::default();
-        live.attach(100);
-        live.attach(50);
-        live.detach(100);
-        live.attach(10);
-        assert_eq!(live.get(), (60, 150));
-        let shared = Live::default();
-        std::thread::scope(|s| {
-            for _ in 0..2 {
-                s.spawn(|| {
-                    for _ in 0..if cfg!(miri) { 200 } else { 20_000 } {
-                        shared.attach(8);
-                        shared.detach(8);
-                    }
-                });
-            }
-        });
-        let (now, max) = shared.get();
-        assert_eq!(now, 0);
-        assert!(max == 8 || max == 16, "max {max}");
     }
 }
