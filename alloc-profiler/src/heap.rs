@@ -336,7 +336,7 @@ struct Site {
 
 #[cold]
 fn map_sites() -> Option<*mut Site> {
-    crate::os_mem::map_zeroed(PEAK_CHUNK_BYTES).map(|p| p.cast::<Site>().as_ptr())
+    crate::os_mem::map_populated(PEAK_CHUNK_BYTES).map(|p| p.cast::<Site>().as_ptr())
 }
 
 const PEAK_CHUNK: usize = crate::stack_table::ENTRIES_PER_CHUNK;

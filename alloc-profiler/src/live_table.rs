@@ -168,7 +168,7 @@ impl<E: Entry> Table<E> {
         let Some(bytes) = new_cap.checked_mul(size_of::<E>()) else {
             return false;
         };
-        let Some(mem) = os_mem::map_zeroed(bytes) else {
+        let Some(mem) = os_mem::map_populated(bytes) else {
             return false;
         };
         let new = Table {

@@ -235,7 +235,7 @@ impl Index {
 
     fn grow(&mut self) -> bool {
         let new_cap = (self.cap * 2).max(256);
-        let Some(mem) = os_mem::map_zeroed(new_cap * size_of::<Slot>()) else {
+        let Some(mem) = os_mem::map_populated(new_cap * size_of::<Slot>()) else {
             return false;
         };
         let old_ptr = self.slots;
