@@ -104,6 +104,9 @@ struct Table<E: Entry> {
     limit: usize,
 }
 
+/// log2 of the slots in a group of neighbouring addresses (see `home`).
+const GROUP_BITS: u32 = 6;
+
 impl<E: Entry> Table<E> {
     const EMPTY: Self = Table {
         slots: std::ptr::null_mut(),
@@ -130,16 +133,20 @@ impl<E: Entry> Table<E> {
         unsafe { std::slice::from_raw_parts_mut(self.slots, self.cap) }
     }
 
-    /// The key's first slot.
+    /// The key's first slot. Blocks within 1 KiB of each other get slots in
+    /// one group of 64 (each 16-byte step of address one slot on), and the
+    /// groups are spread over the table by a hash: a program frees blocks
+    /// near those it just touched (a structure dropped in the order it was
+    /// built), and those slots are then in cache. Spreading each whole
+    /// window of `cap` addresses instead made two dense windows overlap
+    /// slot for slot, and the probe sequences long (Callgrind, one mix at
+    /// scale 0.05: 31% more instructions against 9% with groups of 64, for
+    /// the same wall time).
     #[inline]
     fn home(&self, key: usize) -> usize {
-        // Neighbouring blocks get neighbouring slots: a program frees
-        // blocks near those it just touched (a structure dropped in the
-        // order it was built), and their slots are then in cache. Windows of
-        // `cap` addresses are spread over the table by a hash.
         let p = key >> 4;
-        let window = (p >> self.cap.trailing_zeros()) as u64;
-        (p.wrapping_add(window.wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize))
+        let group = ((p >> GROUP_BITS) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+        (((group as usize) << GROUP_BITS) | (p & ((1 << GROUP_BITS) - 1)))
             & self.cap.wrapping_sub(1)
     }
 
