@@ -3,11 +3,12 @@
 //!
 //! Locking: an event's bookkeeping runs under its thread's record lock, then
 //! takes at most one shard lock of the stack index, then one of the live
-//! table, then, rarely, the series' lock, always in that order, and never
-//! around the inner allocator's call. None of these locks allocates or
-//! parks, and none is global: threads meet only in a live table shard, or
-//! when a thread's heap log is full and it merges them all (`heap.rs`, once
-//! every few thousand events). A callsite's additive figures are kept per
+//! table, always in that order, and never around the inner allocator's
+//! call. A thread whose heap log is full merges every log first, holding no
+//! lock of its own: the clock's lock, then every record's in pool order
+//! (`heap.rs`, once every few thousand events). None of these locks
+//! allocates or parks, and none is taken by every event: threads meet only
+//! in a live table shard, or in a merge. A callsite's additive figures are kept per
 //! record (`figures.rs`); its live bytes and their maximum, which need the
 //! order of events, by the heap clock's merge.
 
