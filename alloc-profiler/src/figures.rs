@@ -169,7 +169,7 @@ impl Table {
 
 #[cold]
 fn map_chunk() -> Option<*mut Figures> {
-    os_mem::map_populated(CHUNK_BYTES).map(|p| p.cast::<Figures>().as_ptr())
+    os_mem::map_zeroed(CHUNK_BYTES).map(|p| p.cast::<Figures>().as_ptr())
 }
 
 #[cfg(test)]

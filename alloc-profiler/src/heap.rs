@@ -8,25 +8,28 @@
 //! being live) in its record's log, under the record's lock it already holds
 //! ([`Tally::log`]). Nothing else is shared.
 //!
-//! When a log fills, or a profile is written, a thread takes every record's
-//! lock, in pool order, and merges the logs in key order into the session's
-//! clock ([`merge`]): live bytes and blocks, the peak (the first time the
-//! most bytes were live) and the key of the event that set it, and the
-//! series of the heap over time. Holding every lock means every event so far
-//! is in a log, and every event to come reads its time later (inside its
-//! record's lock), so it gets a higher key: merging in key order is merging
-//! in time order, and consecutive merges continue one history. Events of
-//! different threads in the same nanosecond are ordered by record index;
-//! such events are concurrent (a thread handing a block to another takes
-//! far longer than a nanosecond), so any order is a true one.
+//! When a log fills, a thread takes the clock's lock and every record's, in
+//! pool order, swaps each record's log for a spare, lets the records go,
+//! and merges the logs in key order into the session's clock ([`merge`]):
+//! live bytes and blocks, the peak (the first time the most bytes were live)
+//! and the key of the event that set it, the series of the heap over time,
+//! and each callsite's live bytes and their maximum. Writing a profile
+//! merges what is left the same way, in place. Holding every record's lock
+//! while taking the logs means every event so far is in a log, and every
+//! event to come reads its time later (inside its record's lock), so it gets
+//! a higher key: merging in key order is merging in time order, and
+//! consecutive merges continue one history. Events of different threads in
+//! the same nanosecond are ordered by record index; such events are
+//! concurrent (a thread handing a block to another takes far longer than a
+//! nanosecond), so any order is a true one.
 //!
 //! Which blocks were live at the peak: a block remembers the key of the
 //! event that made it live (`live_table::Block::since`). When the merge
 //! reaches the event that ends a block, the block was live at the current
-//! peak exactly when its key is not after the peak's, and the callsite's
-//! at-peak figures for that peak (named by its height: peaks only grow) are
-//! counted in the ending record's `figures::Table`. Blocks still live when a
-//! profile is written are checked against the peak's key there.
+//! peak exactly when its key is not after the peak's, and it is counted for
+//! its callsite and that peak (named by its height: peaks only grow) in the
+//! clock's table of callsites. Blocks still live when a profile is written
+//! are checked against the peak's key there.
 //!
 //! Everything additive ([`Counts`]) is kept per record and summed when a
 //! profile is written.
@@ -336,7 +339,7 @@ struct Site {
 
 #[cold]
 fn map_sites() -> Option<*mut Site> {
-    crate::os_mem::map_populated(PEAK_CHUNK_BYTES).map(|p| p.cast::<Site>().as_ptr())
+    crate::os_mem::map_zeroed(PEAK_CHUNK_BYTES).map(|p| p.cast::<Site>().as_ptr())
 }
 
 const PEAK_CHUNK: usize = crate::stack_table::ENTRIES_PER_CHUNK;
@@ -584,13 +587,21 @@ impl Clock {
         }
     }
 
-    /// A spare log: one given back by an earlier merge, or a new mapping.
-    fn spare(&mut self) -> Option<*mut Change> {
-        if let Some(i) = self.n_spares.checked_sub(1) {
-            self.n_spares = i;
-            return self.spares.get(i).copied();
+    /// Makes sure `n` spare logs are at hand, mapping what is missing.
+    fn reserve_spares(&mut self, n: usize) -> bool {
+        while self.n_spares < n {
+            let Some(p) = crate::os_mem::map_zeroed(LOG_BYTES) else {
+                return false;
+            };
+            let Some(slot) = self.spares.get_mut(self.n_spares) else {
+                // SAFETY: just mapped with LOG_BYTES; nothing refers to it.
+                unsafe { crate::os_mem::unmap(p, LOG_BYTES) };
+                return false;
+            };
+            *slot = p.cast::<Change>().as_ptr();
+            self.n_spares += 1;
         }
-        crate::os_mem::map_zeroed(LOG_BYTES).map(|p| p.cast::<Change>().as_ptr())
+        true
     }
 
     /// Keeps a log taken from a record for reuse.
@@ -696,56 +707,41 @@ pub fn merge(generation: u32) {
             f(unsafe { &mut *r.data_ptr() });
         }
     };
-    // Logs in a record's inline buffer, or a spare that cannot be had:
-    // merge in place, every lock held.
-    let mut in_place = false;
+    // A log to take for each record with changes, and a spare for each
+    // (mapped now, so that taking cannot fail halfway). A record logging
+    // into its inline buffer, or spares that cannot be had: merge in place,
+    // every lock held.
+    let (mut to_take, mut inline) = (0, false);
     each(&mut |r| {
-        in_place |= r.is_current(generation) && r.tally.len > 0 && r.tally.log.is_null();
+        if r.is_current(generation) && r.tally.len > 0 {
+            to_take += 1;
+            inline |= r.tally.log.is_null();
+        }
     });
-    let mut n = 0;
-    if !in_place {
-        each(&mut |r| {
-            if in_place || !(r.is_current(generation) && r.tally.len > 0) {
-                return;
-            }
-            let Some(spare) = clock.spare() else {
-                in_place = true;
-                return;
-            };
-            let len = r.tally.len;
-            let log = std::mem::replace(&mut r.tally.log, spare);
-            if let Some(slot) = clock.logs.get_mut(n) {
-                *slot = Log { ptr: log, len };
-                n += 1;
-            }
-        });
-    }
-    if in_place {
-        // Give the logs taken so far back to their records (in the same
-        // order), then merge everything where it is.
-        let mut k = 0;
-        each(&mut |r| {
-            if k < n && r.is_current(generation) && r.tally.len > 0 {
-                let taken = clock
-                    .logs
-                    .get(k)
-                    .map_or(std::ptr::null_mut(), |l| l.ptr.cast_mut());
-                let spare = std::mem::replace(&mut r.tally.log, taken);
-                clock.give_back(spare);
-                k += 1;
-            }
-        });
+    if inline || !clock.reserve_spares(to_take) {
         clock.merge_in_place(&mut each, generation);
-    } else {
-        clock.raise_floor(&mut each, generation);
-    }
-    for r in &POOL {
-        // SAFETY: locked above by this thread.
-        unsafe { r.raw().unlock() };
-    }
-    if in_place {
+        unlock_pool();
         return;
     }
+    let mut n = 0;
+    each(&mut |r| {
+        // (Reserved above: as many spares as records to take from.)
+        if r.is_current(generation)
+            && r.tally.len > 0
+            && let Some(i) = clock.n_spares.checked_sub(1)
+            && let Some(spare) = clock.spares.get(i).copied()
+            && let Some(slot) = clock.logs.get_mut(n)
+        {
+            clock.n_spares = i;
+            *slot = Log {
+                ptr: std::mem::replace(&mut r.tally.log, spare).cast_const(),
+                len: r.tally.len,
+            };
+            n += 1;
+        }
+    });
+    clock.raise_floor(&mut each, generation);
+    unlock_pool();
     // SAFETY: the first n logs were taken from their records above, each
     // with its `len` changes sorted by key; no record reaches them any
     // more, and they stay untouched until given back below.
@@ -756,6 +752,16 @@ pub fn merge(generation: u32) {
         }
     }
 }
+
+/// Releases every record's lock, taken by [`merge`] on this thread.
+fn unlock_pool() {
+    for r in &POOL {
+        // SAFETY: `merge` locked every record on this thread and calls this
+        // once, when done with them.
+        unsafe { r.raw().unlock() };
+    }
+}
+
 // ---- the whole, for a profile ------------------------------------------------
 
 /// The session's figures, merged from every record.

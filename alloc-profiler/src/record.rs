@@ -124,7 +124,7 @@ pub struct Record {
 unsafe impl Send for Record {}
 
 impl Record {
-    pub(crate) const EMPTY: Self = Self {
+    const EMPTY: Self = Self {
         generation: 0,
         in_flight: [InFlight {
             ptr: 0,
