@@ -18,7 +18,6 @@ use alloc_core::histogram::{ALIGN_BUCKETS, Bucketing, LOG2_BUCKETS, buckets_from
 
 use crate::figures::Figures;
 use crate::heap::{Heap, Point};
-use crate::live_table;
 use crate::record::{self, Hist, Kind, RawEvent};
 use crate::recorder::{self, GENERATION, OFF, STATE};
 use crate::stack_table::{self, UNRECORDED};
@@ -77,8 +76,8 @@ fn snapshot(stop: bool) -> Snapshot {
     // CPUs may disagree by a little).
     let now_ns = now_ns.max(heap.last_t_ns);
     // Each callsite's figures are spread over the records whose threads
-    // touched it: add them up. The clock counted the blocks live at the
-    // peak that ended since; those still live are added below.
+    // touched it: add them up. The clock knows each one's live bytes, their
+    // maximum and its blocks live at the peak.
     let mut figures = vec![Figures::default(); n as usize];
     for r in records.iter().filter(|r| r.is_current(generation)) {
         r.callsites.for_each(n, |id, f| {
@@ -96,9 +95,7 @@ fn snapshot(stop: bool) -> Snapshot {
             });
             continue;
         };
-        let (live_bytes, max_live_bytes, _, _) =
-            heap.sites.get(id as usize).copied().unwrap_or_default();
-        let (_, _, peak_blocks, peak_bytes) =
+        let (live_bytes, max_live_bytes, peak_blocks, peak_bytes) =
             heap.sites.get(id as usize).copied().unwrap_or_default();
         callsites.push(RawCallsite {
             frames: e.frames().to_vec(),
@@ -118,26 +115,6 @@ fn snapshot(stop: bool) -> Snapshot {
                 lifetime_max_ns: a.lifetime_max_ns,
             },
         });
-    }
-    if heap.peak_bytes > 0 {
-        let peak_key = heap.peak_key;
-        // Blocks still live that came no later than the peak's event.
-        let mut live_at_peak = |b: &live_table::Block| {
-            if b.since <= peak_key
-                && let Some(c) = callsites.get_mut(b.stack as usize)
-            {
-                let w = crate::sampling::weight(b.size);
-                c.agg.peak_blocks += w.n;
-                c.agg.peak_bytes += w.b;
-            }
-        };
-        live_table::for_each(|_, b| live_at_peak(b));
-        // Blocks in the middle of a reallocation are still live.
-        for r in records.iter().filter(|r| r.is_current(generation)) {
-            for f in r.in_flight.iter().filter(|f| f.ptr != 0) {
-                live_at_peak(&f.block);
-            }
-        }
     }
     // Every block live at the peak belongs to exactly one callsite.
     heap.peak_blocks = callsites

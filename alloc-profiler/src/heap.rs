@@ -23,13 +23,13 @@
 //! concurrent (a thread handing a block to another takes far longer than a
 //! nanosecond), so any order is a true one.
 //!
-//! Which blocks were live at the peak: a block remembers the key of the
-//! event that made it live (`live_table::Block::since`). When the merge
-//! reaches the event that ends a block, the block was live at the current
-//! peak exactly when its key is not after the peak's, and it is counted for
-//! its callsite and that peak (named by its height: peaks only grow) in the
-//! clock's table of callsites. Blocks still live when a profile is written
-//! are checked against the peak's key there.
+//! Which blocks were live at the peak, per callsite: the merge keeps each
+//! callsite's live bytes and blocks, and the key of the latest change to
+//! them. A callsite whose latest change came no later than the peak's event
+//! still holds what it held at the peak; the first change to a callsite
+//! after a peak saves what it held then (a lazy snapshot), so the figures at
+//! the peak are exact for every callsite at O(1) per change, and a block
+//! need not remember when it became live.
 //!
 //! Everything additive ([`Counts`]) is kept per record and summed when a
 //! profile is written.
@@ -83,20 +83,13 @@ pub struct Change {
     pub n_add: u64,
     /// Blocks that stopped being live.
     pub n_sub: u64,
-    /// When a block stopped being live (`sub`/`n_sub` are its weight): the
-    /// key of the event that made it live; [`VANISHED`] when it only left
-    /// the profiler's sight (never counted at a peak).
-    pub gone_since: u64,
-    /// Its stack id, or [`NONE`].
+    /// The stack id of the block that stopped being live (`sub`/`n_sub`
+    /// are its weight), or [`NONE`].
     pub gone_stack: u32,
     /// The stack id of the block that became live (`add`/`n_add`), or
     /// [`NONE`].
     pub stack: u32,
 }
-
-/// `Change::gone_since` of a block that left the live figures untracked
-/// rather than ended.
-pub const VANISHED: u64 = u64::MAX;
 
 /// Entries a record's log holds; a merge empties it.
 pub const LOG_CAP: usize = 8192;
@@ -236,7 +229,6 @@ pub const NO_CHANGE: Change = Change {
     sub: 0,
     n_add: 0,
     n_sub: 0,
-    gone_since: 0,
     gone_stack: NONE,
     stack: NONE,
 };
@@ -325,16 +317,19 @@ impl Tally {
 /// A callsite as the clock sees it, in time order.
 #[derive(Clone, Copy, Default)]
 struct Site {
-    /// Bytes of its blocks live now.
+    /// Bytes of its blocks live now (weighted when sampling).
     live: u64,
-    /// The most that ever were.
+    /// Its blocks live now (weighted).
+    live_n: u64,
+    /// The most bytes that ever were.
     max: u64,
-    /// The peak (named by its height) `n` and `b` belong to.
-    epoch: u64,
-    /// Its blocks live at that peak that have ended since: weighted blocks.
-    n: u64,
-    /// Their weighted bytes.
-    b: u64,
+    /// The key of the latest change to `live` and `live_n` (0: none yet).
+    last_key: u64,
+    /// The key of the peak that `at_peak` belongs to.
+    snap_key: u64,
+    /// What it held at that peak, saved by its first change after the peak:
+    /// (blocks, bytes).
+    at_peak: (u64, u64),
 }
 
 #[cold]
@@ -435,53 +430,61 @@ impl State {
     }
 
     /// The callsite `stack` now: (live bytes, most live bytes, and its
-    /// blocks live at the session's peak that have ended since: blocks,
-    /// bytes).
+    /// blocks and bytes live at the session's peak).
     fn site(&self, stack: u32) -> (u64, u64, u64, u64) {
         let (c, i) = (stack as usize / PEAK_CHUNK, stack as usize % PEAK_CHUNK);
         match self.sites.get(c) {
             Some(&p) if !p.is_null() => {
                 // SAFETY: as in `site_mut`; read under the clock's lock.
                 let s = unsafe { *p.add(i) };
-                if s.epoch == self.peak {
-                    (s.live, s.max, s.n, s.b)
+                let (n, b) = if self.peak == 0 {
+                    (0, 0)
+                } else if s.last_key <= self.peak_key {
+                    // Unchanged since the peak.
+                    (s.live_n, s.live)
+                } else if s.snap_key == self.peak_key {
+                    s.at_peak
                 } else {
-                    (s.live, s.max, 0, 0)
-                }
+                    // Cannot happen: its first change after the peak saved
+                    // the snapshot.
+                    (0, 0)
+                };
+                (s.live, s.max, n, b)
             }
             _ => (0, 0, 0, 0),
         }
     }
 
-    /// The block `c` ends leaves its callsite; it was live at the current
-    /// peak when it came no later than the event that set it.
+    /// The callsite `stack`, about to change at `key`: if this is its first
+    /// change since the current peak, it saves what it held at the peak.
     #[inline]
-    fn ended(&mut self, c: &Change) {
-        let (peak, peak_key) = (self.peak, self.peak_key);
-        if let Some(s) = self.site_mut(c.gone_stack) {
-            s.live = s.live.wrapping_sub(c.sub);
-            if peak > 0 && c.gone_since <= peak_key {
-                if s.epoch != peak {
-                    s.epoch = peak;
-                    s.n = 0;
-                    s.b = 0;
-                }
-                s.n = s.n.wrapping_add(c.n_sub);
-                s.b = s.b.wrapping_add(c.sub);
-            }
+    fn touch(&mut self, stack: u32, key: u64) -> Option<&mut Site> {
+        let peak_key = self.peak_key;
+        let s = self.site_mut(stack)?;
+        // Its figures now are those it held at the peak when its latest
+        // change came no later than the peak's event (that event included).
+        if s.last_key <= peak_key {
+            s.snap_key = peak_key;
+            s.at_peak = (s.live_n, s.live);
         }
+        s.last_key = key;
+        Some(s)
     }
 
     /// The next change in time order.
     #[inline(always)]
     fn apply(&mut self, c: &Change) {
-        if c.gone_stack != NONE {
-            self.ended(c);
+        if c.gone_stack != NONE
+            && let Some(s) = self.touch(c.gone_stack, c.key)
+        {
+            s.live = s.live.wrapping_sub(c.sub);
+            s.live_n = s.live_n.wrapping_sub(c.n_sub);
         }
         if c.stack != NONE
-            && let Some(s) = self.site_mut(c.stack)
+            && let Some(s) = self.touch(c.stack, c.key)
         {
             s.live = s.live.wrapping_add(c.add);
+            s.live_n = s.live_n.wrapping_add(c.n_add);
             s.max = s.max.max(s.live);
         }
         self.live = self.live.wrapping_add(c.add).wrapping_sub(c.sub);
@@ -786,7 +789,7 @@ pub struct Heap {
     /// The heap over time, ending at the present figures.
     pub series: Vec<Point>,
     /// By stack id: (live bytes, most live bytes, blocks and bytes live at
-    /// the peak that have ended since).
+    /// the peak).
     pub sites: Vec<(u64, u64, u64, u64)>,
 }
 
@@ -894,18 +897,17 @@ mod tests {
         }
     }
 
-    /// The blocks and bytes of `stack` live at the peak that ended since.
+    /// The blocks and bytes of `stack` live at the peak.
     fn at_peak(c: &Clock, stack: u32) -> (u64, u64) {
         let (_, _, n, b) = c.st.site(stack);
         (n, b)
     }
 
-    fn free(t: u64, rec: u64, bytes: u64, since: u64, stack: u32) -> Change {
+    fn free(t: u64, rec: u64, bytes: u64, stack: u32) -> Change {
         Change {
             key: key(t, rec),
             sub: bytes,
             n_sub: 1,
-            gone_since: since,
             gone_stack: stack,
             ..NO_CHANGE
         }
@@ -941,11 +943,11 @@ mod tests {
         // record 1 allocates B (50) at t=20, frees A at t=40, allocates C
         // (10) at t=50. In time order the heap goes 100, 150, 100, 0, 10:
         // the peak is 150 at t=20, when A and B were both live.
-        let (ka, kb) = (key(10, 0), key(20, 1));
-        let r0 = vec![alloc(10, 0, 100, 1), free(30, 0, 50, kb, 2)];
+        let kb = key(20, 1);
+        let r0 = vec![alloc(10, 0, 100, 1), free(30, 0, 50, 2)];
         let r1 = vec![
             alloc(20, 1, 50, 2),
-            free(40, 1, 100, ka, 1),
+            free(40, 1, 100, 1),
             alloc(50, 1, 10, 3),
         ];
         let c = merged(&[r0, r1]);
@@ -956,6 +958,7 @@ mod tests {
         );
         assert_eq!(at_peak(&c, 1), (1, 100), "A ended after the peak");
         assert_eq!(at_peak(&c, 2), (1, 50), "B too");
+        assert_eq!(at_peak(&c, 3), (0, 0), "C came after it");
         assert_eq!(c.st.last_t, 50);
         // Each callsite's live bytes and their maximum, in time order.
         assert_eq!((c.st.site(1).0, c.st.site(1).1), (0, 100));
@@ -967,17 +970,52 @@ mod tests {
 
     #[test]
     fn blocks_ended_before_a_higher_peak_do_not_count_at_it() {
-        let k1 = key(1, 0);
         let log = vec![
-            alloc(1, 0, 100, 1),           // peak 100 at t=1
-            free(2, 0, 100, k1, 1),        // live at that peak, then gone
-            alloc(3, 0, 300, 2),           // a higher peak: 300
-            free(4, 0, 300, key(3, 0), 2), // live at it
+            alloc(1, 0, 100, 1), // peak 100 at t=1
+            free(2, 0, 100, 1),  // live at that peak, then gone
+            alloc(3, 0, 300, 2), // a higher peak: 300
+            free(4, 0, 300, 2),  // live at it
         ];
         let c = merged(&[log]);
         assert_eq!(c.st.peak, 300);
         assert_eq!(at_peak(&c, 1), (0, 0), "counted for the older peak only");
         assert_eq!(at_peak(&c, 2), (1, 300));
+    }
+
+    #[test]
+    fn callsites_unchanged_since_the_peak_hold_their_figures_at_it() {
+        let log = vec![
+            alloc(1, 0, 10, 1),
+            alloc(2, 0, 20, 2),
+            alloc(3, 0, 30, 1), // peak 60: callsite 1 holds 2 blocks, 40 bytes
+            free(4, 0, 20, 2),  // callsite 2 changes after the peak
+            alloc(5, 0, 5, 2),
+            alloc(6, 0, 5, 3), // 50 live, below the peak
+        ];
+        let c = merged(&[log]);
+        assert_eq!((c.st.peak, key_time(c.st.peak_key)), (60, 3));
+        assert_eq!(
+            at_peak(&c, 1),
+            (2, 40),
+            "not changed since: its live figures"
+        );
+        assert_eq!(at_peak(&c, 2), (1, 20), "changed since: its snapshot");
+        assert_eq!(at_peak(&c, 3), (0, 0), "born after the peak");
+        // A later, higher peak replaces every snapshot.
+        let mut log2 = vec![alloc(7, 0, 100, 2)];
+        log2.push(free(8, 0, 30, 1));
+        let mut c = c;
+        let l = Log {
+            ptr: log2.as_ptr(),
+            len: log2.len(),
+        };
+        c.logs[0] = l;
+        // SAFETY: `log2` is sorted by key and outlives the call.
+        unsafe { c.apply_logs(1) };
+        assert_eq!((c.st.peak, key_time(c.st.peak_key)), (150, 7));
+        assert_eq!(at_peak(&c, 1), (2, 40));
+        assert_eq!(at_peak(&c, 2), (2, 105));
+        assert_eq!(at_peak(&c, 3), (1, 5));
     }
 
     #[test]
@@ -993,9 +1031,12 @@ mod tests {
             rng % m
         };
         let mut logs: Vec<Vec<Change>> = vec![Vec::new(); 3];
-        let mut live: Vec<(u64, u64, u32)> = Vec::new(); // (since, bytes, stack)
+        // Live blocks: (the key that made it live, bytes, stack).
+        let mut live: Vec<(u64, u64, u32)> = Vec::new();
         let mut t = [0u64; 3];
         let mut all = Vec::new();
+        // Ended blocks: (made live, ended, bytes, stack).
+        let mut ended: Vec<(u64, u64, u64, u32)> = Vec::new();
         for _ in 0..if cfg!(miri) { 200 } else { 5_000 } {
             let r = next(3) as usize;
             t[r] += 1 + next(5);
@@ -1013,7 +1054,8 @@ mod tests {
                 alloc(key_time(k), r as u64, bytes, stack)
             } else {
                 let (since, bytes, stack) = live.swap_remove(next(live.len() as u64) as usize);
-                free(key_time(k), r as u64, bytes, since, stack)
+                ended.push((since, k, bytes, stack));
+                free(key_time(k), r as u64, bytes, stack)
             };
             logs[r].push(c);
             all.push(c);
@@ -1048,20 +1090,28 @@ mod tests {
             (c.st.live, c.st.peak, c.st.peak_key),
             (level, peak, peak_key)
         );
-        let ended: u64 = (0..8).map(|s| at_peak(&c, s).1).sum();
-        let still: u64 = live
-            .iter()
-            .filter(|(since, _, _)| *since <= peak_key)
-            .map(|(_, b, _)| b)
-            .sum();
-        assert_eq!(ended + still, peak, "every byte live at the peak, once");
+        // Each callsite's blocks live at the peak, from the blocks' own
+        // lifetimes: made live no later than the peak's event, ended after.
+        let mut expect = [(0u64, 0u64); 8];
+        let spans = live.iter().map(|&(s, b, st)| (s, u64::MAX, b, st));
+        for (since, end, bytes, stack) in spans.chain(ended.iter().copied()) {
+            if since <= peak_key && end > peak_key {
+                expect[stack as usize].0 += 1;
+                expect[stack as usize].1 += bytes;
+            }
+        }
+        for s in 0..8u32 {
+            assert_eq!(at_peak(&c, s), expect[s as usize], "stack {s} at the peak");
+        }
+        let sum: u64 = (0..8).map(|s| at_peak(&c, s).1).sum();
+        assert_eq!(sum, peak, "every byte live at the peak, once");
     }
 
     #[test]
     fn series_stays_bounded_and_keeps_the_peak() {
         let n: u64 = if cfg!(miri) { 1_500 } else { 10_000 };
         let mut log: Vec<Change> = (0..n).map(|i| alloc(i + 1, 0, 8, 0)).collect();
-        log.extend((0..n).map(|i| free(n + i + 1, 0, 8, key(i + 1, 0), 0)));
+        log.extend((0..n).map(|i| free(n + i + 1, 0, 8, 0)));
         let c = merged(&[log]);
         let pts = c.st.points.get(..c.st.len).unwrap();
         assert!(pts.len() <= SERIES_CAP && pts.len() >= SERIES_CAP / 2);

@@ -3,7 +3,7 @@
 //! comes from the OS. A free on any thread finds its block in O(1) under one
 //! shard's lock; no global lock is involved.
 //!
-//! A block is stored in a 32-byte slot whose size field is 32 bits wide. A
+//! A block is stored in a 24-byte slot whose size field is 32 bits wide. A
 //! size that does not fit (`u32::MAX` bytes or more, rare) is marked [`BIG`]
 //! in its slot and kept exactly in the shard's side table, keyed by address
 //! as well, so moving slots (growth, backward-shift deletion) never touches it.
@@ -27,14 +27,11 @@ pub struct Block {
     pub size: u64,
     /// When the block was first allocated (its reallocations keep it).
     pub birth_ns: u64,
-    /// The key of the event that made the block live: its allocation or
-    /// latest reallocation (`heap.rs`).
-    pub since: u64,
     /// The stack id the block belongs to.
     pub stack: u32,
 }
 
-/// A live block as stored: a [`Block`] with its address, in 32 bytes (on
+/// A live block as stored: a [`Block`] with its address, in 24 bytes (on
 /// 64-bit targets).
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -42,14 +39,13 @@ struct Slot {
     /// The block's address; 0 marks an empty slot (no block lives at 0).
     key: usize,
     birth_ns: u64,
-    since: u64,
     /// The size in bytes, or [`BIG`]: the size is in the shard's side table.
     size: u32,
     stack: u32,
 }
 
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(size_of::<Slot>() == 32);
+const _: () = assert!(size_of::<Slot>() == 24);
 
 /// A side-table entry: the exact size of a block whose slot says [`BIG`].
 #[derive(Clone, Copy)]
@@ -74,7 +70,6 @@ unsafe impl Entry for Slot {
     const EMPTY: Self = Slot {
         key: 0,
         birth_ns: 0,
-        since: 0,
         size: 0,
         stack: 0,
     };
@@ -285,7 +280,6 @@ impl Slot {
         Slot {
             key,
             birth_ns: block.birth_ns,
-            since: block.since,
             size: block.size.min(u64::from(BIG)) as u32,
             stack: block.stack,
         }
@@ -297,7 +291,6 @@ impl Slot {
         Block {
             size: u64::from(self.size),
             birth_ns: self.birth_ns,
-            since: self.since,
             stack: self.stack,
         }
     }
@@ -316,7 +309,7 @@ impl Shard {
     }
 
     /// The block a slot holds, with its exact size.
-    #[inline]
+    #[cfg(test)]
     fn unpack(&self, s: &Slot) -> Block {
         let mut block = s.block();
         if s.size == BIG {
@@ -331,7 +324,7 @@ impl Shard {
     }
 
     /// The size kept for `key` (which has a [`BIG`] slot).
-    #[cold]
+    #[cfg(test)]
     fn big_size(&self, key: usize) -> u64 {
         let entry = self.big.find(key).and_then(|i| self.big.slots().get(i));
         entry.map_or(u64::from(BIG), |b| b.size)
@@ -424,6 +417,7 @@ pub fn remove(ptr: usize) -> Option<Block> {
 }
 
 /// Calls `f` with every live block. Each shard is locked while it is visited.
+#[cfg(test)]
 pub fn for_each(mut f: impl FnMut(usize, &Block)) {
     for s in &SHARDS_ {
         let shard = s.lock();
@@ -469,7 +463,6 @@ mod tests {
         Block {
             size,
             birth_ns: tag,
-            since: tag + 1,
             stack: tag as u32,
         }
     }
@@ -504,8 +497,8 @@ mod tests {
 
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn a_slot_is_32_bytes() {
-        assert_eq!(size_of::<Slot>(), 32);
+    fn a_slot_is_24_bytes() {
+        assert_eq!(size_of::<Slot>(), 24);
     }
 
     #[test]

@@ -83,26 +83,11 @@ impl<const N: usize> Hist<N> {
     }
 }
 
-/// Reallocations a record can show as in flight at once.
-pub const IN_FLIGHT: usize = 8;
-
-/// A block between the start and the end of its reallocation: out of the live
-/// table, but still live (at its old size) as far as every count goes.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct InFlight {
-    /// The block's address; 0 for a free slot.
-    pub ptr: usize,
-    /// The block.
-    pub block: crate::live_table::Block,
-}
-
 /// One record of the pool, aligned so that no two threads' records (and
 /// their locks) share a cache line pair.
 #[repr(align(128))]
 pub struct Record {
     generation: u32,
-    /// Blocks being reallocated by this record's threads.
-    pub in_flight: [InFlight; IN_FLIGHT],
     ring: *mut RawEvent,
     ring_cap: usize,
     /// Events pushed this session.
@@ -126,15 +111,6 @@ unsafe impl Send for Record {}
 impl Record {
     const EMPTY: Self = Self {
         generation: 0,
-        in_flight: [InFlight {
-            ptr: 0,
-            block: crate::live_table::Block {
-                size: 0,
-                birth_ns: 0,
-                since: 0,
-                stack: 0,
-            },
-        }; IN_FLIGHT],
         ring: std::ptr::null_mut(),
         ring_cap: 0,
         written: 0,
@@ -165,7 +141,6 @@ impl Record {
     fn reset_for(&mut self, generation: u32, ring_cap: usize, index: usize) {
         self.generation = generation;
         self.tally.start(index);
-        self.in_flight = [InFlight::default(); IN_FLIGHT];
         self.written = 0;
         self.sizes = Hist::ZERO;
         self.aligns = Hist::ZERO;
@@ -195,24 +170,6 @@ impl Record {
         // SAFETY: the ring holds ring_cap events (zeroed memory is a valid
         // RawEvent: Kind::Alloc is 0) and is ours while we hold the lock.
         unsafe { std::slice::from_raw_parts(self.ring, self.ring_cap) }
-    }
-
-    /// Parks a block being reallocated; returns its slot, or `None` when all
-    /// slots are taken (the block is then invisible to a snapshot until its
-    /// reallocation ends).
-    pub fn park(&mut self, ptr: usize, block: crate::live_table::Block) -> Option<usize> {
-        let i = self.in_flight.iter().position(|f| f.ptr == 0)?;
-        self.in_flight[i] = InFlight { ptr, block };
-        Some(i)
-    }
-
-    /// Frees the slot `park` returned for `ptr`.
-    pub fn unpark(&mut self, slot: Option<usize>, ptr: usize) {
-        if let Some(f) = slot.and_then(|i| self.in_flight.get_mut(i))
-            && f.ptr == ptr
-        {
-            f.ptr = 0;
-        }
     }
 
     /// Appends an event, overwriting the oldest when the ring is full.

@@ -218,7 +218,6 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     let tracked = live_table::insert_with(ptr, || Block {
         size,
         birth_ns: t,
-        since: key,
         stack,
     });
     if let Some(f) = rec.callsites.get(stack) {
@@ -279,7 +278,6 @@ fn gone(key: u64, b: &Block, w: sampling::W) -> Change {
         sub: w.b,
         n_add: 0,
         n_sub: w.n,
-        gone_since: b.since,
         gone_stack: b.stack,
         stack: NONE,
     }
@@ -345,8 +343,6 @@ pub struct Realloc {
     stack: u32,
     /// The block taken out of the live table, if it was tracked.
     taken: Option<Block>,
-    /// Where the record shows it in flight.
-    slot: Option<usize>,
 }
 
 const IDLE: Realloc = Realloc {
@@ -354,13 +350,12 @@ const IDLE: Realloc = Realloc {
     record_new: false,
     stack: UNRECORDED,
     taken: None,
-    slot: None,
 };
 
 /// Before the inner allocator's `realloc` of `ptr` to `new_size` bytes: takes
 /// the block out of the live table (another thread may get its address as
-/// soon as the inner allocator frees it) and parks it in the thread's record,
-/// where it still counts as live until [`realloc_end`].
+/// soon as the inner allocator frees it). It still counts as live: the heap
+/// learns of its end from [`realloc_end`]'s change.
 #[inline]
 pub fn realloc_begin(ptr: *mut u8, new_size: usize) -> Realloc {
     thread::enter(|ts| {
@@ -396,7 +391,8 @@ fn realloc_take(
     if record_new {
         frames.capture(ts);
     }
-    let (mut rec, generation) = lock_record(ts)?;
+    // Held to the end: the session cannot end or restart in between.
+    let (_rec, generation) = lock_record(ts)?;
     let stack = if record_new {
         frames.intern(ts, generation)
     } else {
@@ -407,13 +403,11 @@ fn realloc_take(
     } else {
         None
     };
-    let slot = taken.and_then(|b| rec.park(ptr, b));
     Some(Realloc {
         recording: true,
         record_new,
         stack,
         taken,
-        slot,
     })
 }
 
@@ -455,7 +449,6 @@ fn realloc_finish(
     let Some((mut rec, _)) = lock_record(ts) else {
         return;
     };
-    rec.unpark(r.slot, old_ptr);
     let key = rec.tally.key(now());
     let t = heap::key_time(key);
     let sampled = sampling::sampling();
@@ -466,12 +459,9 @@ fn realloc_finish(
             && !live_table::insert_with(old_ptr, || b)
         {
             // It cannot be kept: it leaves the live figures untracked (not
-            // freed, so not counted at any peak).
+            // freed).
             let w = sampling::weight(b.size);
-            rec.tally.log(Change {
-                gone_since: heap::VANISHED,
-                ..gone(key, &b, w)
-            });
+            rec.tally.log(gone(key, &b, w));
             rec.tally.counts.missed(w);
             if let Some(f) = rec.callsites.get(b.stack) {
                 f.detach(w);
@@ -506,7 +496,6 @@ fn realloc_finish(
     let tracked = live_table::insert_with(new_ptr, || Block {
         size: new,
         birth_ns: from.map_or(t, |(b, _)| b.birth_ns),
-        since: key,
         stack: r.stack,
     });
     // One change: the old block ends and the new one starts, at once.
