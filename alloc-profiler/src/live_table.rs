@@ -160,18 +160,25 @@ impl<E: Entry> Table<E> {
     }
 
     fn find(&self, key: usize) -> Option<usize> {
+        self.probe(key).ok()
+    }
+
+    /// Where `key` is (`Ok`), or else the empty slot its probe sequence
+    /// reached (`Err`; `None` when the table has no memory yet).
+    #[inline]
+    fn probe(&self, key: usize) -> Result<usize, Option<usize>> {
         if self.cap == 0 {
-            return None;
+            return Err(None);
         }
         let mut i = self.home(key);
         let slots = self.slots();
         loop {
-            let k = slots.get(i)?.key();
+            let k = slots.get(i).ok_or(None)?.key();
             if k == key {
-                return Some(i);
+                return Ok(i);
             }
             if k == 0 {
-                return None;
+                return Err(Some(i));
             }
             i = self.next(i);
         }
@@ -385,7 +392,8 @@ fn shard_of(ptr: usize) -> &'static SpinMutex<Shard> {
 pub fn insert_with(ptr: usize, make: impl FnOnce() -> Block) -> bool {
     let mut guard = shard_of(ptr).lock();
     let shard = &mut *guard;
-    let found = shard.table.find(ptr);
+    let probe = shard.table.probe(ptr);
+    let found = probe.ok();
     let stale_big = found
         .and_then(|i| shard.table.slots().get(i))
         .is_some_and(|s| s.size == BIG);
@@ -408,11 +416,21 @@ pub fn insert_with(ptr: usize, make: impl FnOnce() -> Block) -> bool {
         }
         return true;
     }
-    if !shard.table.reserve(MIN_CAP) {
+    // The empty slot that ended the probe is the key's place, unless the
+    // table must grow first.
+    let vacant = match probe {
+        Err(Some(i)) if shard.table.len < shard.table.limit => Some(i),
+        _ if !shard.table.reserve(MIN_CAP) => None,
+        _ => shard.table.probe(ptr).err().flatten(),
+    };
+    let Some(i) = vacant.filter(|&i| i < shard.table.cap) else {
         return false;
-    }
+    };
     let slot = shard.pack(ptr, make());
-    shard.table.put(slot);
+    if let Some(s) = shard.table.slots_mut().get_mut(i) {
+        *s = slot;
+        shard.table.len += 1;
+    }
     true
 }
 
