@@ -738,7 +738,7 @@ fn memory(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>, full_exact:
         );
     }
     println!(
-        "  (the live table doubles as it fills, so the figure per block varies with the count, between its emptiest and fullest)"
+        "  (the live table grows by half when 7/8 full, so the figure per block varies with the count: about 27 to 41 bytes for the table itself)"
     );
     targets.push(Target {
         what: "profiler memory per live block: a few dozen bytes".into(),
