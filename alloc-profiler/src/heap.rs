@@ -533,6 +533,28 @@ impl State {
     }
 }
 
+/// Restores the heap order of `h` (each entry's key no greater than its
+/// children's, the children of `i` at `2i + 1` and `2i + 2`) below `i`,
+/// where only `h[i]` may be out of place.
+#[inline]
+fn sift_down(h: &mut [(u64, u32, u32)], mut i: usize) {
+    loop {
+        let l = 2 * i + 1;
+        let Some(&left) = h.get(l) else { return };
+        let (c, child) = match h.get(l + 1) {
+            Some(&right) if right.0 < left.0 => (l + 1, right),
+            _ => (l, left),
+        };
+        match h.get(i) {
+            Some(&cur) if child.0 < cur.0 => {
+                h.swap(i, c);
+                i = c;
+            }
+            _ => return,
+        }
+    }
+}
+
 impl Clock {
     /// Applies the first `n` of `self.logs`, merged in key order.
     ///
@@ -560,27 +582,30 @@ impl Clock {
                     m += 1;
                 }
             }
+            // A binary min-heap of the heads by key: O(log logs) per change,
+            // so a merge of many threads' logs stays cheap.
+            let live = heads.get_mut(..m).unwrap_or(&mut []);
+            for i in (0..m / 2).rev() {
+                sift_down(live, i);
+            }
             while m > 0 {
                 let live = heads.get_mut(..m).unwrap_or(&mut []);
-                let mut best = 0;
-                for (k, h) in live.iter().enumerate().skip(1) {
-                    if h.0 < live[best].0 {
-                        best = k;
-                    }
-                }
-                let (_, j, p) = live[best];
+                let Some(&(_, j, p)) = live.first() else {
+                    break;
+                };
                 let log = logs.get(j as usize).map_or(&[][..], slice);
                 if let Some(c) = log.get(p as usize) {
                     st.apply(c);
                 }
                 match log.get(p as usize + 1) {
-                    Some(next) => live[best] = (next.key, j, p + 1),
+                    Some(next) => live[0] = (next.key, j, p + 1),
                     None => {
                         // This log is done: the last head takes its place.
-                        live.swap(best, m - 1);
+                        live.swap(0, m - 1);
                         m -= 1;
                     }
                 }
+                sift_down(heads.get_mut(..m).unwrap_or(&mut []), 0);
             }
         }
         for l in logs {
@@ -1020,9 +1045,21 @@ mod tests {
 
     #[test]
     fn random_interleavings_keep_peak_and_at_peak_exact() {
-        // Three records allocate and free (sometimes each other's blocks);
-        // the merge must agree with a plain walk of all changes sorted by
-        // key, and the blocks live at the peak must add up to it.
+        check_random_interleaving(3, if cfg!(miri) { 200 } else { 5_000 });
+    }
+
+    #[test]
+    fn many_records_merge_in_key_order_too() {
+        // Enough logs for the heap of heads to be several levels deep, some
+        // of them running out long before the others.
+        check_random_interleaving(40, if cfg!(miri) { 400 } else { 20_000 });
+    }
+
+    /// `records` records allocate and free (sometimes each other's blocks)
+    /// for `steps` events; the merge must agree with a plain walk of all
+    /// changes sorted by key, and the blocks live at the peak must add up
+    /// to it.
+    fn check_random_interleaving(records: usize, steps: usize) {
         let mut rng = 0x2545_F491_4F6C_DD1Du64;
         let mut next = |m: u64| {
             rng ^= rng << 13;
@@ -1030,15 +1067,26 @@ mod tests {
             rng ^= rng << 17;
             rng % m
         };
-        let mut logs: Vec<Vec<Change>> = vec![Vec::new(); 3];
+        let mut logs: Vec<Vec<Change>> = vec![Vec::new(); records];
         // Live blocks: (the key that made it live, bytes, stack).
         let mut live: Vec<(u64, u64, u32)> = Vec::new();
-        let mut t = [0u64; 3];
+        let mut t = vec![0u64; records];
         let mut all = Vec::new();
         // Ended blocks: (made live, ended, bytes, stack).
         let mut ended: Vec<(u64, u64, u64, u32)> = Vec::new();
-        for _ in 0..if cfg!(miri) { 200 } else { 5_000 } {
-            let r = next(3) as usize;
+        for step in 0..steps {
+            // Record r logs only in its stretch of the run: from
+            // r / (2 records) of it for a little over half of it.
+            let stretch = |r: usize| {
+                let from = r * steps / (2 * records);
+                from..=from + steps / 2 + steps / records
+            };
+            let r = loop {
+                let r = next(records as u64) as usize;
+                if records <= 3 || stretch(r).contains(&step) {
+                    break r;
+                }
+            };
             t[r] += 1 + next(5);
             let k = key(t[r], r as u64);
             // Changes must be logged in each record's time order, and a
