@@ -29,6 +29,61 @@ fn child() {
     // A normal exit from the test harness runs the atexit handler.
 }
 
+/// Bytes `sampled_work` allocates: sizes 1 to 1000, 100 times over.
+const SAMPLED_WORK_BYTES: u64 = 100 * 1000 * 1001 / 2;
+
+#[inline(never)]
+fn sampled_work() {
+    for _ in 0..100 {
+        for size in 1..=1000usize {
+            drop(black_box(vec![0u8; size]));
+        }
+    }
+}
+
+/// Runs in the child process only, for the sampling test.
+#[test]
+fn sampled_child() {
+    if std::env::var_os("ALLOC_PROFILER_TEST_SAMPLED_CHILD").is_none() {
+        return;
+    }
+    sampled_work();
+}
+
+#[test]
+fn the_sampler_takes_its_rate_and_seed_from_the_environment() {
+    let estimate = |seed: &str| {
+        let path = common::temp_path(&format!("sampled-seed-{seed}.json"));
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "sampled_child", "--test-threads=1"])
+            .env("ALLOC_PROFILER", &path)
+            .env("ALLOC_PROFILER_SAMPLE", "4096")
+            .env("ALLOC_PROFILER_SAMPLE_SEED", seed)
+            .env("ALLOC_PROFILER_TEST_SAMPLED_CHILD", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let p = common::load(&path);
+        assert_eq!(
+            p.meta.mode,
+            alloc_core::format::Mode::Sampled { rate_bytes: 4096 }
+        );
+        common::sum_in(&p, "env_session::sampled_work", |c| c.bytes)
+    };
+    let (one, two) = (estimate("1"), estimate("2"));
+    // About 12,000 samples each: two seeds drawing the same ones would be
+    // chance beyond belief.
+    assert_ne!(one, two, "the seed changes which blocks are sampled");
+    for e in [one, two] {
+        let err = (e as f64 - SAMPLED_WORK_BYTES as f64).abs() / SAMPLED_WORK_BYTES as f64;
+        assert!(err < 0.05, "estimate {e} for {SAMPLED_WORK_BYTES} bytes");
+    }
+}
+
 #[test]
 fn the_environment_starts_a_session_written_at_exit() {
     let path = common::temp_path("from-env.json");

@@ -17,7 +17,8 @@ mod common;
 // during the session.
 fn main() {
     sampled_estimates_are_within_ten_percent_of_exact_counts();
-    println!("sampling_accuracy: 1 passed, 0 failed");
+    a_seed_repeats_its_samples_and_another_draws_new_ones();
+    println!("sampling_accuracy: 2 passed, 0 failed");
 }
 
 #[inline(never)]
@@ -57,10 +58,15 @@ fn workload() {
 }
 
 fn run(name: &str, sample: u64) -> Profile {
+    run_seeded(name, sample, 0)
+}
+
+fn run_seeded(name: &str, sample: u64, seed: u64) -> Profile {
     let path = common::temp_path(name);
     let s = Session::builder()
         .output(&path)
         .sampling(sample)
+        .sampling_seed(seed)
         .quiet()
         .start();
     workload();
@@ -120,4 +126,25 @@ fn sampled_estimates_are_within_ten_percent_of_exact_counts() {
     // Counts of events stay exact in a sampled profile.
     assert_eq!(sampled.totals.allocations, exact.totals.allocations);
     assert_eq!(sampled.totals.bytes_allocated, exact.totals.bytes_allocated);
+}
+
+fn a_seed_repeats_its_samples_and_another_draws_new_ones() {
+    let rate = 16 * 1024;
+    let tiny = |p: &Profile| common::sum_in(p, "sampling_accuracy::tiny_churn", |c| c.bytes);
+    let exact = tiny(&run("seed-exact.json", 0)) as f64;
+    let (a, again, b) = (
+        run_seeded("seed-1.json", rate, 1),
+        run_seeded("seed-1-again.json", rate, 1),
+        run_seeded("seed-2.json", rate, 2),
+    );
+    assert_eq!(a.meta.mode, Mode::Sampled { rate_bytes: rate });
+    assert_eq!(tiny(&a), tiny(&again), "the same seed, the same samples");
+    assert_ne!(tiny(&a), tiny(&b), "another seed, other samples");
+    for p in [&a, &b] {
+        let s = tiny(p) as f64;
+        assert!(
+            (s - exact).abs() / exact < 0.10,
+            "tiny_churn: exact {exact}, sampled {s}"
+        );
+    }
 }

@@ -25,7 +25,8 @@ OPTIONS:
   --profile PATH sessions, dhat: write the profile there and keep it (default: a
                  temporary file, removed after it is read)
   --no-write     sessions: exit after the workload without writing the profile
-                 (for Callgrind, which counts the workload alone)";
+                 (for Callgrind, which counts the workload alone)
+  --seed N       sampled: the sampler's seed (default 0)";
 
 /// What bench-profiler does around the workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,8 @@ pub struct Args {
     pub profile: Option<PathBuf>,
     /// Exit after the workload without writing the profile.
     pub no_write: bool,
+    /// The sampling session's seed.
+    pub seed: u64,
 }
 
 impl Args {
@@ -98,6 +101,7 @@ impl Args {
         };
         let (mut name, mut scale, mut threads, mut n, mut profile, mut no_write) =
             (None::<String>, 1.0f64, 1usize, 1_000_000u64, None, false);
+        let mut seed = 0u64;
         while let Some(a) = it.next() {
             let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value"));
             match a.as_str() {
@@ -124,6 +128,11 @@ impl Args {
                 }
                 "--profile" => profile = Some(PathBuf::from(value("--profile")?)),
                 "--no-write" => no_write = true,
+                "--seed" => {
+                    seed = value("--seed")?
+                        .parse()
+                        .map_err(|_| "--seed needs a whole number")?;
+                }
                 "-h" | "--help" => return Err(USAGE.into()),
                 w if !w.starts_with('-') && name.is_none() => name = Some(w.to_owned()),
                 other => return Err(format!("unexpected argument `{other}`")),
@@ -145,6 +154,7 @@ impl Args {
             workload,
             profile,
             no_write,
+            seed,
         })
     }
 
@@ -202,6 +212,8 @@ mod tests {
             Workload::Micro { n: 10 }
         );
         assert_eq!(parse("sampled", true).unwrap().mode, Some(Mode::Sampled));
+        assert_eq!(parse("sampled", true).unwrap().seed, 0);
+        assert_eq!(parse("sampled --seed 9", true).unwrap().seed, 9);
     }
 
     #[test]
@@ -214,6 +226,11 @@ mod tests {
                 .contains("unknown workload")
         );
         assert!(parse("--scale 0", false).unwrap_err().contains("positive"));
+        assert!(
+            parse("--seed x", false)
+                .unwrap_err()
+                .contains("whole number")
+        );
         assert!(
             parse("--scale", false)
                 .unwrap_err()

@@ -135,6 +135,8 @@ fn the_driver_prints_every_section() {
         "500",
         "--callgrind-scale",
         "0.0005",
+        "--seeds",
+        "2",
         "--skip",
         "heaptrack",
     ];
@@ -162,6 +164,7 @@ fn the_driver_prints_every_section() {
         "x System",
         "== Accuracy",
         "sampled estimate",
+        "over 2 seeds: mean error",
         "== Scaling",
         "throughput 2T / 1T",
         "== Memory",

@@ -17,6 +17,9 @@ use crate::thread::ThreadState;
 /// Mean bytes between samples; 0 in exact sessions.
 pub static RATE: AtomicU64 = AtomicU64::new(0);
 
+/// The session's sampling seed (see `SessionBuilder::sampling_seed`).
+pub static SEED: AtomicU64 = AtomicU64::new(0);
+
 /// Fixed-point one: sampled weights are in units of 1/65536.
 pub const ONE: u64 = 1 << 16;
 
@@ -75,13 +78,28 @@ fn next_random(ts: &ThreadState) -> u64 {
     // xorshift64*: fast, good enough for sampling intervals.
     let mut x = ts.sample_rng.get();
     if x == 0 {
-        x = (u64::from(ts.id()) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        x = first_state(ts.id(), SEED.load(Ordering::Relaxed));
     }
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
     ts.sample_rng.set(x);
     x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// The generator's first state on thread `id` with `seed`: never 0, and
+/// unrelated between threads and between seeds (seed 0 keeps the states of
+/// the profiler's versions without seeds).
+fn first_state(id: u32, seed: u64) -> u64 {
+    let mut x = (u64::from(id) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    if seed != 0 {
+        // splitmix64's finalizer over the seed.
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^= z ^ (z >> 31);
+    }
+    x | 1
 }
 
 /// An exponentially distributed byte count with mean `rate`.
@@ -199,6 +217,27 @@ mod tests {
             assert!(err < 0.02, "estimate off by {:.2}%", err * 100.0);
         })
         .unwrap();
+    }
+
+    #[test]
+    fn seeds_give_each_thread_its_own_repeatable_sequence() {
+        // Seed 0 keeps the sequences of earlier versions.
+        assert_eq!(
+            first_state(4, 0),
+            5u64.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1
+        );
+        let mut seen = std::collections::HashSet::new();
+        for seed in 0..64u64 {
+            for id in 0..64u32 {
+                let x = first_state(id, seed);
+                assert_ne!(x, 0);
+                assert_eq!(x, first_state(id, seed), "repeatable");
+                assert!(
+                    seen.insert(x),
+                    "thread {id}, seed {seed}: a state seen before"
+                );
+            }
+        }
     }
 
     #[test]

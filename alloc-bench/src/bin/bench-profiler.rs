@@ -57,6 +57,7 @@ fn main() {
                 .output(&path)
                 .quiet()
                 .sampling(alloc_bench::SAMPLE_RATE)
+                .sampling_seed(args.seed)
                 .start(),
         ),
     };

@@ -17,6 +17,8 @@ pub struct Row {
     /// The callsite's innermost frame in the program's own code, with its
     /// location (as `alloc-report` names callsites).
     pub name: String,
+    /// Its stack id in the exact profile.
+    pub stack: Option<u32>,
 }
 
 impl Row {
@@ -53,11 +55,29 @@ pub fn compare(exact: &Profile, sampled: &Profile, by: Metric, n: usize) -> Vec<
             exact: r.old,
             estimate: r.new,
             name: r.old_stack.map_or_else(|| "?".into(), |s| name(exact, s)),
+            stack: r.old_stack,
         })
         .collect();
     rows.sort_unstable_by(|a, b| b.exact.cmp(&a.exact).then_with(|| a.name.cmp(&b.name)));
     rows.truncate(n);
     rows
+}
+
+/// `row`'s callsite (by its stack in `exact`) as another sampled profile
+/// estimates its bytes; an estimate that is exactly right is not listed by
+/// the diff, so it comes back as the exact figure.
+pub fn estimate_of(exact: &Profile, sampled: &Profile, row: &Row) -> Option<Row> {
+    let d = diff(exact, sampled, &DiffOptions::new(Metric::Bytes, None));
+    let found = d
+        .rows
+        .iter()
+        .find(|r| r.old_stack == row.stack && row.stack.is_some());
+    Some(Row {
+        exact: row.exact,
+        estimate: found.map_or(row.exact, |r| r.new),
+        name: row.name.clone(),
+        stack: row.stack,
+    })
 }
 
 fn name(p: &Profile, stack: u32) -> String {
