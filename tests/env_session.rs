@@ -12,6 +12,22 @@ static ALLOC: Profiler<System> = Profiler::new(System);
 
 mod common;
 
+/// Runs this test binary's test `test` in a child process with `env`.
+fn run_child(test: &str, env: &[(&str, &std::ffi::OsStr)]) -> std::process::Output {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test, "--test-threads=1"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 #[inline(never)]
 fn child_work() {
     for i in 0..300 {
@@ -54,18 +70,14 @@ fn sampled_child() {
 fn the_sampler_takes_its_rate_and_seed_from_the_environment() {
     let estimate = |seed: &str| {
         let path = common::temp_path(&format!("sampled-seed-{seed}.json"));
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "sampled_child", "--test-threads=1"])
-            .env("ALLOC_PROFILER", &path)
-            .env("ALLOC_PROFILER_SAMPLE", "4096")
-            .env("ALLOC_PROFILER_SAMPLE_SEED", seed)
-            .env("ALLOC_PROFILER_TEST_SAMPLED_CHILD", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_child(
+            "sampled_child",
+            &[
+                ("ALLOC_PROFILER", path.as_os_str()),
+                ("ALLOC_PROFILER_SAMPLE", "4096".as_ref()),
+                ("ALLOC_PROFILER_SAMPLE_SEED", seed.as_ref()),
+                ("ALLOC_PROFILER_TEST_SAMPLED_CHILD", "1".as_ref()),
+            ],
         );
         let p = common::load(&path);
         assert_eq!(
@@ -87,16 +99,12 @@ fn the_sampler_takes_its_rate_and_seed_from_the_environment() {
 #[test]
 fn the_environment_starts_a_session_written_at_exit() {
     let path = common::temp_path("from-env.json");
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--test-threads=1"])
-        .env("ALLOC_PROFILER", &path)
-        .env("ALLOC_PROFILER_TEST_CHILD", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_child(
+        "child",
+        &[
+            ("ALLOC_PROFILER", path.as_os_str()),
+            ("ALLOC_PROFILER_TEST_CHILD", "1".as_ref()),
+        ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -121,15 +129,15 @@ fn the_environment_starts_a_session_written_at_exit() {
 #[test]
 fn quiet_and_limits_come_from_the_environment_too() {
     let path = common::temp_path("from-env-quiet.json");
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--test-threads=1"])
-        .env("ALLOC_PROFILER", &path)
-        .env("ALLOC_PROFILER_QUIET", "1")
-        .env("ALLOC_PROFILER_RING", "16")
-        .env("ALLOC_PROFILER_TEST_CHILD", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = run_child(
+        "child",
+        &[
+            ("ALLOC_PROFILER", path.as_os_str()),
+            ("ALLOC_PROFILER_QUIET", "1".as_ref()),
+            ("ALLOC_PROFILER_RING", "16".as_ref()),
+            ("ALLOC_PROFILER_TEST_CHILD", "1".as_ref()),
+        ],
+    );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("alloc-profiler:"));
     let p = common::load(&path);
     assert_eq!(p.events.ring_capacity, 16);

@@ -198,47 +198,40 @@ mod tests {
         assert_eq!(scale(w.b), 64 << 20);
     }
 
-    #[test]
-    fn sampled_bytes_estimate_the_true_bytes() {
-        // Deterministic: a fixed thread state and seed. One test sets the
-        // rate (a global) for both workloads, so that they never overlap.
+    /// How far the sampled estimate of `sizes`' bytes falls from their
+    /// sum, at `rate`, as a fraction of it. Deterministic: a fixed thread
+    /// state and seed.
+    fn relative_error(rate: u64, generation: u32, sizes: impl Iterator<Item = u64>) -> f64 {
         crate::thread::with_state(|ts| {
-            RATE.store(4096, Ordering::Relaxed);
+            RATE.store(rate, Ordering::Relaxed);
             let (mut est, mut truth) = (0u128, 0u128);
-            for i in 0..2_000_000u64 {
-                let size = 8 + (i * 37) % 1000;
+            for size in sizes {
                 truth += u128::from(size);
-                if should_sample(ts, size as usize, 7) {
+                if should_sample(ts, size as usize, generation) {
                     est += u128::from(weight(size).b);
                 }
             }
             RATE.store(0, Ordering::Relaxed);
             let est = est as f64 / ONE as f64;
-            let err = (est - truth as f64).abs() / truth as f64;
-            assert!(err < 0.02, "estimate off by {:.2}%", err * 100.0);
-
-            // Vectors grown by doubling, from 64 bytes to up to 2 MiB, at
-            // 512 KiB: blocks below, near and above the rate (the
-            // benchmark's `visit_seq` callsites). About 5.6e10 bytes: chance
-            // alone leaves the estimate within 0.3% (one sd).
-            let rate = 512 * 1024;
-            RATE.store(rate, Ordering::Relaxed);
-            let (mut est, mut truth) = (0u128, 0u128);
-            for rep in 0..200_000u64 {
-                for k in 6..=6 + rep % 15 {
-                    let size = 1u64 << k;
-                    truth += u128::from(size);
-                    if should_sample(ts, size as usize, 8) {
-                        est += u128::from(weight(size).b);
-                    }
-                }
-            }
-            RATE.store(0, Ordering::Relaxed);
-            let est = est as f64 / ONE as f64;
-            let err = (est - truth as f64).abs() / truth as f64;
-            assert!(err < 0.015, "growing vectors: off by {:.2}%", err * 100.0);
+            (est - truth as f64).abs() / truth as f64
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn sampled_bytes_estimate_the_true_bytes() {
+        // One test sets the rate (a global) for both workloads, so that
+        // they never overlap.
+        let err = relative_error(4096, 7, (0..2_000_000u64).map(|i| 8 + (i * 37) % 1000));
+        assert!(err < 0.02, "estimate off by {:.2}%", err * 100.0);
+
+        // Vectors grown by doubling, from 64 bytes to up to 2 MiB, at
+        // 512 KiB: blocks below, near and above the rate (the benchmark's
+        // `visit_seq` callsites). About 5.6e10 bytes: chance alone leaves
+        // the estimate within 0.3% (one sd).
+        let growth = (0..200_000u64).flat_map(|rep| (6..=6 + rep % 15).map(|k| 1u64 << k));
+        let err = relative_error(512 * 1024, 8, growth);
+        assert!(err < 0.015, "growing vectors: off by {:.2}%", err * 100.0);
     }
 
     #[test]
