@@ -325,10 +325,9 @@ struct Site {
     max: u64,
     /// The key of the latest change to `live` and `live_n` (0: none yet).
     last_key: u64,
-    /// The key of the peak that `at_peak` belongs to.
-    snap_key: u64,
-    /// What it held at that peak, saved by its first change after the peak:
-    /// (blocks, bytes).
+    /// What it held at the current peak, saved by its first change after
+    /// that peak (blocks, bytes); read only when `last_key` is after the
+    /// peak's key, which makes it the current peak's.
     at_peak: (u64, u64),
 }
 
@@ -442,12 +441,11 @@ impl State {
                 } else if s.last_key <= self.peak_key {
                     // Unchanged since the peak.
                     (s.live_n, s.live)
-                } else if s.snap_key == self.peak_key {
-                    s.at_peak
                 } else {
-                    // Cannot happen: its first change after the peak saved
-                    // the snapshot.
-                    (0, 0)
+                    // Changed since: its first change after the peak (the
+                    // latest peak, since no key is later than the latest
+                    // applied) saved what it held.
+                    s.at_peak
                 };
                 (s.live, s.max, n, b)
             }
@@ -464,7 +462,6 @@ impl State {
         // Its figures now are those it held at the peak when its latest
         // change came no later than the peak's event (that event included).
         if s.last_key <= peak_key {
-            s.snap_key = peak_key;
             s.at_peak = (s.live_n, s.live);
         }
         s.last_key = key;

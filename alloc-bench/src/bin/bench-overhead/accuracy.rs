@@ -63,23 +63,6 @@ pub fn compare(exact: &Profile, sampled: &Profile, by: Metric, n: usize) -> Vec<
     rows
 }
 
-/// `row`'s callsite (by its stack in `exact`) as another sampled profile
-/// estimates its bytes; an estimate that is exactly right is not listed by
-/// the diff, so it comes back as the exact figure.
-pub fn estimate_of(exact: &Profile, sampled: &Profile, row: &Row) -> Option<Row> {
-    let d = diff(exact, sampled, &DiffOptions::new(Metric::Bytes, None));
-    let found = d
-        .rows
-        .iter()
-        .find(|r| r.old_stack == row.stack && row.stack.is_some());
-    Some(Row {
-        exact: row.exact,
-        estimate: found.map_or(row.exact, |r| r.new),
-        name: row.name.clone(),
-        stack: row.stack,
-    })
-}
-
 fn name(p: &Profile, stack: u32) -> String {
     let Some(s) = p.stacks.get(stack as usize) else {
         return "?".into();

@@ -598,12 +598,22 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
     // Seed 0's table, as a single run shows it; then every seed's errors
     // for the same callsites, against the spread chance alone gives.
     let rows = accuracy::compare(&exact, &sampled[0], alloc_core::metric::Metric::Bytes, 10);
+    // Each seed's rows for every callsite, looked up by the exact stack; a
+    // callsite missing from a diff was estimated exactly.
+    let all_rows: Vec<Vec<accuracy::Row>> = sampled
+        .iter()
+        .map(|s| accuracy::compare(&exact, s, alloc_core::metric::Metric::Bytes, usize::MAX))
+        .collect();
     let errors: Vec<Vec<f64>> = rows
         .iter()
         .map(|r| {
-            sampled
+            all_rows
                 .iter()
-                .map(|s| accuracy::estimate_of(&exact, s, r).map_or(0.0, |e| e.error_pct()))
+                .map(|seed| {
+                    seed.iter()
+                        .find(|o| o.stack.is_some() && o.stack == r.stack)
+                        .map_or(0.0, accuracy::Row::error_pct)
+                })
                 .collect()
         })
         .collect();
