@@ -1,7 +1,8 @@
 //! Accuracy against an independent oracle: Valgrind's DHAT and our profiler
 //! watch the same run of `examples/workload.rs`, and agree exactly on the
 //! allocation events under `workload::work` (DHAT counts a reallocation as a
-//! block, so its blocks equal our allocations plus reallocations).
+//! block, so its blocks equal our allocations plus reallocations), with and
+//! without block headers.
 //!
 //! Needs `valgrind` on PATH (it is on this project's machines); the example
 //! binary is built by `cargo test`. Run alone with
@@ -25,14 +26,18 @@ fn example(name: &str) -> PathBuf {
     path
 }
 
-#[test]
-fn event_counts_equal_valgrind_dhat_on_the_same_run() {
-    if Command::new("valgrind").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: valgrind is not installed (apt-get install valgrind)");
-        return;
-    }
-    let ours = common::temp_path("workload-ours.json");
-    let dhat = common::temp_path("workload-dhat.json");
+/// What DHAT and our profiler saw under `workload::work` in one run:
+/// DHAT's blocks and bytes, our allocation events and bytes.
+struct Seen {
+    dhat_blocks: u64,
+    dhat_bytes: u64,
+    ours_events: u64,
+    ours_bytes: u64,
+}
+
+fn run_both(name: &str, headers: bool) -> Seen {
+    let ours = common::temp_path(&format!("{name}-ours.json"));
+    let dhat = common::temp_path(&format!("{name}-dhat.json"));
     let out = Command::new("valgrind")
         // Deep enough stacks that every block's stack reaches `work`.
         .args(["--tool=dhat", "--quiet", "--num-callers=100"])
@@ -41,6 +46,7 @@ fn event_counts_equal_valgrind_dhat_on_the_same_run() {
         .arg("1500")
         .env("ALLOC_PROFILER", &ours)
         .env("ALLOC_PROFILER_QUIET", "1")
+        .env("ALLOC_PROFILER_HEADERS", if headers { "1" } else { "0" })
         .output()
         .expect("run valgrind");
     assert!(
@@ -72,12 +78,47 @@ fn event_counts_equal_valgrind_dhat_on_the_same_run() {
     }
 
     let p = common::load(&ours);
-    let ours_events = common::sum_in(&p, "workload::work", |c| c.blocks + c.reallocs);
-    let ours_bytes = common::sum_in(&p, "workload::work", |c| c.bytes);
+    let seen = Seen {
+        dhat_blocks,
+        dhat_bytes,
+        ours_events: common::sum_in(&p, "workload::work", |c| c.blocks + c.reallocs),
+        ours_bytes: common::sum_in(&p, "workload::work", |c| c.bytes),
+    };
     eprintln!(
-        "under workload::work: DHAT {dhat_blocks} blocks / {dhat_bytes} bytes; ours {ours_events} events / {ours_bytes} bytes"
+        "under workload::work, headers {headers}: DHAT {} blocks / {} bytes; ours {} events / {} bytes",
+        seen.dhat_blocks, seen.dhat_bytes, seen.ours_events, seen.ours_bytes
     );
-    assert!(dhat_blocks > 10_000, "the workload allocates");
-    assert_eq!(ours_events, dhat_blocks, "allocation events");
-    assert_eq!(ours_bytes, dhat_bytes, "bytes");
+    assert!(seen.dhat_blocks > 10_000, "the workload allocates");
+    seen
+}
+
+fn valgrind_missing() -> bool {
+    let missing = Command::new("valgrind").arg("--version").output().is_err();
+    if missing {
+        eprintln!("SKIPPED: valgrind is not installed (apt-get install valgrind)");
+    }
+    missing
+}
+
+#[test]
+fn event_counts_equal_valgrind_dhat_on_the_same_run() {
+    if valgrind_missing() {
+        return;
+    }
+    let s = run_both("workload-plain", false);
+    assert_eq!(s.ours_events, s.dhat_blocks, "allocation events");
+    assert_eq!(s.ours_bytes, s.dhat_bytes, "bytes");
+}
+
+#[test]
+fn with_block_headers_the_wrapped_allocator_sees_16_bytes_more_per_block() {
+    if valgrind_missing() {
+        return;
+    }
+    let s = run_both("workload-headed", true);
+    assert_eq!(s.ours_events, s.dhat_blocks, "allocation events");
+    // Every block of the workload is aligned to 16 bytes or less, so each
+    // allocation and reallocation asked the wrapped allocator for a header
+    // more; the profile counts the program's own bytes.
+    assert_eq!(s.ours_bytes + 16 * s.ours_events, s.dhat_bytes, "bytes");
 }

@@ -32,9 +32,11 @@ fn main() {
 #[allow(clippy::vec_box)]
 #[inline(never)]
 fn hold(n: usize) -> Vec<Box<[u8; SIZE]>> {
-    (0..n)
+    let boxes = (0..n)
         .map(|i| black_box(Box::new([i as u8; SIZE])))
-        .collect()
+        .collect();
+    // Not a tail call: `hold` stays on the stack while `collect` allocates.
+    black_box(boxes)
 }
 
 #[inline(never)]

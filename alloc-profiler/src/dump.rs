@@ -400,7 +400,7 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
             untracked_blocks: sc(h.counts.missed_blocks),
             untracked_bytes: sc(h.counts.missed_bytes),
             stacks_not_recorded: snap.not_recorded,
-            profiler_bytes: crate::os_mem::mapped_bytes(),
+            profiler_bytes: profiler_bytes(if sampled { 0 } else { h.live_blocks }),
             internal_errors: recorder::internal_errors(),
         },
         frames,
@@ -528,4 +528,14 @@ pub fn write_atomically(path: &Path, profile: &Profile) -> Result<(), WriteFailu
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The profiler's memory: its tables, the header bitmap's pages in memory,
+/// and the headers of the session's `live_blocks` that are not in the live
+/// table (the wrapped allocator's memory, but the profiler's doing).
+fn profiler_bytes(live_blocks: u64) -> u64 {
+    let headed = live_blocks.saturating_sub(crate::live_table::len() as u64);
+    crate::os_mem::mapped_bytes()
+        + crate::header::bitmap_resident_bytes()
+        + headed * crate::header::SIZE as u64
 }

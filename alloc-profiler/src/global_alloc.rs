@@ -4,8 +4,9 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
+use crate::header;
 use crate::record::Kind;
-use crate::recorder;
+use crate::recorder::{self, Home};
 
 /// A global allocator that profiles the allocator it wraps.
 ///
@@ -34,44 +35,179 @@ impl<A> Profiler<A> {
     }
 }
 
-// SAFETY: every method returns exactly what the inner allocator returned for
-// the same arguments, so `Profiler` upholds the `GlobalAlloc` contract exactly
-// when `A` does. The recorder calls around it never unwind, never touch the
-// block's memory and never allocate through this allocator.
+// SAFETY: every method returns what the inner allocator returned for the same
+// arguments, or, during an exact session, a block `header::SIZE` bytes into
+// what it returned for a layout that many bytes larger (same alignment, at
+// most 16, so the block is as aligned as asked): a block of the requested
+// layout either way. The bitmap of `header.rs` says which blocks are offset,
+// so each goes back to the inner allocator exactly as it came. The recorder
+// calls around it never unwind, never touch the program's bytes and never
+// allocate through this allocator.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if let Some(outer) = recorder::header_layout(layout) {
+            // SAFETY: `outer` is `layout` grown by the header, so non-zero.
+            let base = unsafe { self.inner.alloc(outer) };
+            // SAFETY: `base` is null or a fresh block of `outer`.
+            if let Some(ptr) = unsafe { self.headed(base, outer, layout, Kind::Alloc) } {
+                return ptr;
+            }
+        }
         // SAFETY: the caller upholds `alloc`'s contract for `layout`.
         let ptr = unsafe { self.inner.alloc(layout) };
-        recorder::on_alloc(ptr, layout, Kind::Alloc);
+        recorder::on_alloc(ptr, layout, Kind::Alloc, Home::Table);
         ptr
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if let Some(outer) = recorder::header_layout(layout) {
+            // SAFETY: as in `alloc`.
+            let base = unsafe { self.inner.alloc_zeroed(outer) };
+            // SAFETY: as in `alloc`.
+            if let Some(ptr) = unsafe { self.headed(base, outer, layout, Kind::AllocZeroed) } {
+                return ptr;
+            }
+        }
         // SAFETY: the caller upholds `alloc_zeroed`'s contract for `layout`.
         let ptr = unsafe { self.inner.alloc_zeroed(layout) };
-        recorder::on_alloc(ptr, layout, Kind::AllocZeroed);
+        recorder::on_alloc(ptr, layout, Kind::AllocZeroed, Home::Table);
         ptr
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // Before the inner call: once freed, the address may be handed to
-        // another thread, whose allocation must not meet our stale entry.
-        recorder::on_dealloc(ptr, layout);
+        // The recorder runs before the inner call: once freed, the address
+        // may be handed to another thread, whose allocation must not meet our
+        // stale entry (or bit).
+        if header::is_headed(ptr)
+            && let Some(outer) = header::outer(layout)
+        {
+            recorder::on_dealloc(ptr, layout, Home::Header);
+            header::unmark(ptr);
+            // SAFETY: `ptr` is headed, so the inner allocator allocated
+            // `base_ptr(ptr)` with `outer` (the same computation on the same
+            // layout, which the caller guarantees).
+            unsafe { self.inner.dealloc(header::base_ptr(ptr), outer) };
+            return;
+        }
+        recorder::on_dealloc(ptr, layout, Home::Table);
         // SAFETY: the caller guarantees ptr was allocated by this allocator
-        // (hence by the inner one) with `layout`.
+        // with `layout`, and it has no header, so by the inner one as it is.
         unsafe { self.inner.dealloc(ptr, layout) };
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let pending = recorder::realloc_begin(ptr, new_size);
+        if header::is_headed(ptr)
+            && let Some(outer) = header::outer(layout)
+        {
+            // SAFETY: as in `dealloc`, and the caller's `realloc` contract.
+            return unsafe { self.realloc_headed(ptr, layout, outer, new_size) };
+        }
+        let pending = recorder::realloc_begin(ptr, layout, new_size, Home::Table);
         // SAFETY: the caller upholds `realloc`'s contract for ptr, layout and
-        // new_size; the inner allocator allocated ptr.
+        // new_size; the inner allocator allocated ptr as it is.
         let new_ptr = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        recorder::realloc_end(pending, ptr, new_ptr, layout, new_size);
+        recorder::realloc_end(pending, ptr, new_ptr, layout, new_size, Home::Table);
         new_ptr
+    }
+}
+
+impl<A: GlobalAlloc> Profiler<A> {
+    /// Makes the inner block `base` (of `outer`, for the program's `layout`) a
+    /// headed block, or, when it is null or cannot be marked, gives it back
+    /// and returns `None` (the caller allocates it plain).
+    ///
+    /// # Safety
+    /// `base` must be null or a block the inner allocator just allocated
+    /// with `outer`, which is `header::outer(layout)`.
+    #[inline]
+    unsafe fn headed(
+        &self,
+        base: *mut u8,
+        outer: Layout,
+        layout: Layout,
+        kind: Kind,
+    ) -> Option<*mut u8> {
+        if base.is_null() {
+            return None;
+        }
+        let ptr = header::inner_ptr(base);
+        if !header::mark(ptr) {
+            // SAFETY: allocated above with `outer`, never handed out.
+            unsafe { self.inner.dealloc(base, outer) };
+            return None;
+        }
+        // SAFETY: `ptr` is headed in the fresh block `base` of `outer`.
+        unsafe { header::write(ptr, header::UNRECORDED) };
+        recorder::on_alloc(ptr, layout, kind, Home::Header);
+        Some(ptr)
+    }
+
+    /// `realloc` of the headed block `ptr`: the inner block is reallocated
+    /// with its header, which the new block keeps.
+    ///
+    /// # Safety
+    /// `ptr` must be headed, `outer` be `header::outer(layout)`, and the
+    /// caller uphold `realloc`'s contract.
+    unsafe fn realloc_headed(
+        &self,
+        ptr: *mut u8,
+        layout: Layout,
+        outer: Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        let Some(new_outer) = header::outer(
+            // A size `realloc` may be given is one `Layout` accepts.
+            Layout::from_size_align(new_size, layout.align()).unwrap_or(layout),
+        )
+        .filter(|o| o.size() == new_size.wrapping_add(header::SIZE)) else {
+            // No block of that size (with its header) can exist: as an
+            // allocator that cannot satisfy it, leave the old block as it is.
+            return std::ptr::null_mut();
+        };
+        let pending = recorder::realloc_begin(ptr, layout, new_size, Home::Header);
+        // Cleared first: once the inner allocator has moved the block, its
+        // old address may be another thread's.
+        header::unmark(ptr);
+        // SAFETY: `ptr` is headed, so `base_ptr(ptr)` is the inner block of
+        // `outer`; `new_outer.size()` is valid for its alignment.
+        let base = unsafe {
+            self.inner
+                .realloc(header::base_ptr(ptr), outer, new_outer.size())
+        };
+        if base.is_null() {
+            // The old block is untouched, header and all.
+            header::mark(ptr);
+            recorder::realloc_end(pending, ptr, base, layout, new_size, Home::Header);
+            return base;
+        }
+        let new_ptr = header::inner_ptr(base);
+        if header::mark(new_ptr) {
+            // SAFETY: `new_ptr` is headed in the live block `base`.
+            unsafe { header::write(new_ptr, header::UNRECORDED) };
+            recorder::realloc_end(pending, ptr, new_ptr, layout, new_size, Home::Header);
+            return new_ptr;
+        }
+        // The bitmap cannot hold the new address (beyond the bits it covers,
+        // or no memory for a leaf): the block moves to a plain one.
+        let plain_layout = Layout::from_size_align(new_size, layout.align()).unwrap_or(layout);
+        // SAFETY: `plain_layout` has a non-zero size (`new_size` is one of
+        // `realloc`'s sizes).
+        let plain = unsafe { self.inner.alloc(plain_layout) };
+        if plain.is_null() {
+            // Out of memory with a block we can neither mark nor move: the
+            // program cannot go on correctly.
+            std::process::abort();
+        }
+        // SAFETY: both blocks are live, distinct and at least `new_size`
+        // bytes past `new_ptr` and `plain`.
+        unsafe { std::ptr::copy_nonoverlapping(new_ptr, plain, new_size) };
+        // SAFETY: `base` is the inner block of `new_outer`, no longer used.
+        unsafe { self.inner.dealloc(base, new_outer) };
+        recorder::realloc_end(pending, ptr, plain, layout, new_size, Home::Table);
+        plain
     }
 }

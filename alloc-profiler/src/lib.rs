@@ -96,6 +96,7 @@ mod env_session;
 mod figures;
 mod fork;
 mod global_alloc;
+mod header;
 mod heap;
 mod live_table;
 mod measure;

@@ -467,7 +467,6 @@ pub fn for_each(mut f: impl FnMut(usize, &Block)) {
 }
 
 /// Number of live blocks in the table.
-#[cfg(test)]
 pub fn len() -> usize {
     SHARDS_.iter().map(|s| s.lock().table.len).sum()
 }

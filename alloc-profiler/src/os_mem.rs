@@ -82,6 +82,81 @@ pub unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
     MAPPED.fetch_sub(len as u64, Ordering::Relaxed);
 }
 
+/// Maps `len` bytes of zeroed address space for a sparse table, committed
+/// page by page as it is touched, outside the running total and the limit:
+/// what such a table costs is what [`resident_bytes`] finds in memory.
+pub fn reserve(len: usize) -> Option<NonNull<u8>> {
+    // (Miri does not model MAP_NORESERVE.)
+    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+    let flags = libc::MAP_NORESERVE;
+    #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(miri))))]
+    let flags = 0;
+    // SAFETY: as in `map`.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return None;
+    }
+    NonNull::new(ptr.cast())
+}
+
+/// Returns memory obtained from [`reserve`].
+///
+/// # Safety
+/// `ptr` and `len` must come from one successful [`reserve`], and nothing may
+/// use the memory afterwards.
+pub unsafe fn unreserve(ptr: NonNull<u8>, len: usize) {
+    // SAFETY: the caller passes a mapping we made, of this length, no longer used.
+    unsafe { libc::munmap(ptr.as_ptr().cast(), len) };
+}
+
+/// Bytes of the mapping `ptr..ptr + len` (page-aligned, from [`reserve`])
+/// that are in memory; all of it where the OS cannot say.
+pub fn resident_bytes(ptr: NonNull<u8>, len: usize) -> u64 {
+    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+    {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        let page = usize::try_from(page).unwrap_or(4096).max(1);
+        const CHUNK: usize = 4096;
+        let mut vec = [0u8; CHUNK];
+        let mut resident = 0u64;
+        let mut off = 0;
+        while off < len {
+            let n = (len - off).div_ceil(page).min(CHUNK);
+            // SAFETY: `ptr + off` is page-aligned inside the caller's
+            // mapping, `n` pages of it are within `len` (rounded up to the
+            // page, as the mapping is), and `vec` has room for `n` entries.
+            let r = unsafe {
+                libc::mincore(
+                    ptr.as_ptr().add(off).cast(),
+                    (n * page).min(len - off),
+                    vec.as_mut_ptr().cast(),
+                )
+            };
+            if r != 0 {
+                return len as u64;
+            }
+            resident += vec.iter().take(n).filter(|&&v| v & 1 != 0).count() as u64 * page as u64;
+            off += n * page;
+        }
+        resident
+    }
+    #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(miri))))]
+    {
+        let _ = ptr;
+        len as u64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

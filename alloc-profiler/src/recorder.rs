@@ -13,9 +13,10 @@
 //! order of events, by the heap clock's merge.
 
 use std::alloc::Layout;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::capture::{self, MAX_FRAMES};
+use crate::header::{self, Header};
 use crate::heap::{self, Change, NONE};
 use crate::live_table::{self, Block};
 use crate::record::{self, Kind, RawEvent};
@@ -173,9 +174,76 @@ fn lock_record(
     }
 }
 
-/// After the inner allocator's `alloc` or `alloc_zeroed` returned `ptr`.
+/// Where the profiler keeps what it knows of a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Home {
+    /// In the live table, by address.
+    Table,
+    /// In the block's header (`header.rs`).
+    Header,
+}
+
+/// Whether the session puts headers in front of blocks (an exact session
+/// unless told not to).
+pub static HEADERS: AtomicBool = AtomicBool::new(false);
+
+/// The inner layout for a block of `layout` allocated now: with a header when
+/// the session puts them and the block can have one.
 #[inline]
-pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind) {
+pub fn header_layout(layout: Layout) -> Option<Layout> {
+    if STATE.load(Ordering::Relaxed) == ON && HEADERS.load(Ordering::Relaxed) {
+        header::outer(layout)
+    } else {
+        None
+    }
+}
+
+/// Notes the session's block `b` at `ptr`; false when it cannot be kept.
+#[inline]
+fn keep(ptr: usize, home: Home, generation: u32, b: Block) -> bool {
+    match home {
+        Home::Table => live_table::insert_with(ptr, || b),
+        Home::Header => {
+            // SAFETY: `Home::Header` is only passed for a block the wrapper
+            // allocated with a header, which is the caller's until it returns.
+            unsafe {
+                header::write(
+                    ptr as *mut u8,
+                    Header {
+                        birth_ns: b.birth_ns,
+                        stack: b.stack,
+                        generation,
+                    },
+                );
+            }
+            true
+        }
+    }
+}
+
+/// Takes out the session's block at `ptr` (of `size` bytes by its layout), if
+/// the session knows it.
+#[inline]
+fn take(ptr: usize, home: Home, generation: u32, size: u64) -> Option<Block> {
+    match home {
+        Home::Table => live_table::remove(ptr),
+        Home::Header => {
+            // SAFETY: as in `keep`; the header was written when the block was
+            // allocated (by the wrapper, then maybe by `keep`).
+            let h = unsafe { header::read(ptr as *mut u8) };
+            (h.generation == generation).then_some(Block {
+                size,
+                birth_ns: h.birth_ns,
+                stack: h.stack,
+            })
+        }
+    }
+}
+
+/// After the inner allocator's `alloc` or `alloc_zeroed` returned `ptr`
+/// (with a header when `home` says so).
+#[inline]
+pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind, home: Home) {
     thread::enter(|ts| {
         if ptr.is_null() {
             counters::on_failure(ts);
@@ -195,13 +263,13 @@ pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind) {
         if recording()
             && (!sampling::sampling() || sampling::should_sample(ts, layout.size(), generation()))
         {
-            contained(|| record_alloc(ts, ptr as usize, layout, kind));
+            contained(|| record_alloc(ts, ptr as usize, layout, kind, home));
         }
     });
 }
 
 #[inline(never)]
-fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
+fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: Home) {
     check_injected_panic();
     let mut frames = Frames::new();
     frames.capture(ts);
@@ -215,11 +283,16 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind) {
     let t = heap::key_time(key);
     let rec = &mut *rec;
     rec.tally.counts.allocated(w);
-    let tracked = live_table::insert_with(ptr, || Block {
-        size,
-        birth_ns: t,
-        stack,
-    });
+    let tracked = keep(
+        ptr,
+        home,
+        generation,
+        Block {
+            size,
+            birth_ns: t,
+            stack,
+        },
+    );
     if let Some(f) = rec.callsites.get(stack) {
         f.allocated(w);
         if tracked {
@@ -283,28 +356,28 @@ fn gone(key: u64, b: &Block, w: sampling::W) -> Change {
     }
 }
 
-/// Before the inner allocator's `dealloc` of `ptr`.
+/// Before the inner allocator's `dealloc` of `ptr` (kept where `home` says).
 #[inline]
-pub fn on_dealloc(ptr: *mut u8, layout: Layout) {
+pub fn on_dealloc(ptr: *mut u8, layout: Layout, home: Home) {
     thread::enter(|ts| {
         counters::on_dealloc(ts, layout.size());
         if ts.measure.depth.get() > 0 {
             crate::measure::on_dealloc(ts, layout.size());
         }
         if recording() && (!sampling::sampling() || sampling::maybe_sampled(ptr as usize)) {
-            contained(|| record_dealloc(ts, ptr as usize, layout));
+            contained(|| record_dealloc(ts, ptr as usize, layout, home));
         }
     });
 }
 
 #[inline(never)]
-fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout) {
-    let Some((mut rec, _)) = lock_record(ts) else {
+fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout, home: Home) {
+    let Some((mut rec, generation)) = lock_record(ts) else {
         return;
     };
     let key = rec.tally.key(now());
     let t = heap::key_time(key);
-    let (stack, size) = match live_table::remove(ptr) {
+    let (stack, size) = match take(ptr, home, generation, layout.size() as u64) {
         Some(b) => {
             free_block(&mut rec, &b, key);
             if sampling::sampling() {
@@ -343,6 +416,8 @@ pub struct Realloc {
     stack: u32,
     /// The block taken out of the live table, if it was tracked.
     taken: Option<Block>,
+    /// Where the old block was kept.
+    home: Home,
 }
 
 const IDLE: Realloc = Realloc {
@@ -350,6 +425,7 @@ const IDLE: Realloc = Realloc {
     record_new: false,
     stack: UNRECORDED,
     taken: None,
+    home: Home::Table,
 };
 
 /// Before the inner allocator's `realloc` of `ptr` to `new_size` bytes: takes
@@ -357,7 +433,7 @@ const IDLE: Realloc = Realloc {
 /// soon as the inner allocator frees it). It still counts as live: the heap
 /// learns of its end from [`realloc_end`]'s change.
 #[inline]
-pub fn realloc_begin(ptr: *mut u8, new_size: usize) -> Realloc {
+pub fn realloc_begin(ptr: *mut u8, layout: Layout, new_size: usize, home: Home) -> Realloc {
     thread::enter(|ts| {
         if !recording() {
             return IDLE;
@@ -373,7 +449,7 @@ pub fn realloc_begin(ptr: *mut u8, new_size: usize) -> Realloc {
         if !record_new && !maybe_old {
             return IDLE;
         }
-        contained(|| realloc_take(ts, ptr as usize, record_new, maybe_old))
+        contained(|| realloc_take(ts, ptr as usize, layout, record_new, maybe_old, home))
             .flatten()
             .unwrap_or(IDLE)
     })
@@ -384,8 +460,10 @@ pub fn realloc_begin(ptr: *mut u8, new_size: usize) -> Realloc {
 fn realloc_take(
     ts: &ThreadState,
     ptr: usize,
+    layout: Layout,
     record_new: bool,
     maybe_old: bool,
+    home: Home,
 ) -> Option<Realloc> {
     let mut frames = Frames::new();
     if record_new {
@@ -399,7 +477,7 @@ fn realloc_take(
         UNRECORDED
     };
     let taken = if maybe_old {
-        live_table::remove(ptr)
+        take(ptr, home, generation, layout.size() as u64)
     } else {
         None
     };
@@ -408,10 +486,12 @@ fn realloc_take(
         record_new,
         stack,
         taken,
+        home,
     })
 }
 
-/// After the inner allocator's `realloc` of `old_ptr` returned `new_ptr`.
+/// After the inner allocator's `realloc` of `old_ptr` returned `new_ptr`
+/// (kept where `new_home` says; when null, the old block is where it was).
 #[inline]
 pub fn realloc_end(
     r: Realloc,
@@ -419,6 +499,7 @@ pub fn realloc_end(
     new_ptr: *mut u8,
     layout: Layout,
     new_size: usize,
+    new_home: Home,
 ) {
     thread::enter(|ts| {
         if new_ptr.is_null() {
@@ -431,7 +512,14 @@ pub fn realloc_end(
         }
         if r.recording {
             contained(|| {
-                realloc_finish(ts, r, old_ptr as usize, new_ptr as usize, layout, new_size)
+                realloc_finish(
+                    ts,
+                    r,
+                    (old_ptr as usize, new_ptr as usize),
+                    layout,
+                    new_size,
+                    new_home,
+                )
             });
         }
     });
@@ -441,12 +529,12 @@ pub fn realloc_end(
 fn realloc_finish(
     ts: &ThreadState,
     r: Realloc,
-    old_ptr: usize,
-    new_ptr: usize,
+    (old_ptr, new_ptr): (usize, usize),
     layout: Layout,
     new_size: usize,
+    new_home: Home,
 ) {
-    let Some((mut rec, _)) = lock_record(ts) else {
+    let Some((mut rec, generation)) = lock_record(ts) else {
         return;
     };
     let key = rec.tally.key(now());
@@ -456,7 +544,7 @@ fn realloc_finish(
         // The old block is still the caller's, unchanged: put it back as it was.
         rec.tally.counts.failures += 1;
         if let Some(b) = r.taken
-            && !live_table::insert_with(old_ptr, || b)
+            && !keep(old_ptr, r.home, generation, b)
         {
             // It cannot be kept: it leaves the live figures untracked (not
             // freed).
@@ -493,11 +581,16 @@ fn realloc_finish(
         // A block the session never saw: its old size is counted apart.
         rec.tally.counts.untracked(old, true);
     }
-    let tracked = live_table::insert_with(new_ptr, || Block {
-        size: new,
-        birth_ns: from.map_or(t, |(b, _)| b.birth_ns),
-        stack: r.stack,
-    });
+    let tracked = keep(
+        new_ptr,
+        new_home,
+        generation,
+        Block {
+            size: new,
+            birth_ns: from.map_or(t, |(b, _)| b.birth_ns),
+            stack: r.stack,
+        },
+    );
     // One change: the old block ends and the new one starts, at once.
     let mut change = match from {
         Some((b, w)) => gone(key, &b, w),

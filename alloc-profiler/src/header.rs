@@ -1,0 +1,303 @@
+//! Block headers: while an exact session runs, every block the program
+//! allocates with an alignment of 16 bytes or less gets [`SIZE`] bytes in
+//! front of it that hold what the profiler knows of it (its callsite, when it
+//! was born, which session saw it). A free then finds that next to the inner
+//! allocator's own bookkeeping, in a cache line the free touches anyway,
+//! instead of in a hash table of its own: that table's lookups were most of an
+//! exact session's cost (`docs/performance.md`).
+//!
+//! Which blocks carry a header is in a bitmap of one bit per 16 bytes of
+//! address space, mapped lazily a leaf at a time. Blocks allocated before the
+//! session, outside one, or with a larger alignment have none; the live table
+//! keeps those. A headed block keeps its header for its whole life, session or
+//! not, so the wrapper strips it whenever the block is freed or reallocated.
+
+use std::alloc::Layout;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+use crate::os_mem;
+
+/// Bytes in front of a headed block.
+pub const SIZE: usize = 16;
+
+/// What a header holds.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// When the block was first allocated (its reallocations keep it).
+    pub birth_ns: u64,
+    /// The block's stack id in session `generation`.
+    pub stack: u32,
+    /// The session that recorded the block; 0 for none.
+    pub generation: u32,
+}
+
+const _: () = assert!(size_of::<Header>() == SIZE);
+
+/// The header of a block no session recorded.
+pub const UNRECORDED: Header = Header {
+    birth_ns: 0,
+    stack: u32::MAX,
+    generation: 0,
+};
+
+/// The layout the inner allocator gets for a headed block of `layout`: `SIZE`
+/// bytes more, same alignment. `None` when the block cannot have a header (an
+/// alignment over 16, or a size that would overflow).
+#[inline]
+pub fn outer(layout: Layout) -> Option<Layout> {
+    if layout.align() > SIZE {
+        return None;
+    }
+    Layout::from_size_align(layout.size().checked_add(SIZE)?, layout.align()).ok()
+}
+
+/// The block the program sees in the inner allocator's block `base`.
+#[inline]
+pub fn inner_ptr(base: *mut u8) -> *mut u8 {
+    base.wrapping_add(SIZE)
+}
+
+/// The inner allocator's block that holds the headed block `ptr`.
+#[inline]
+pub fn base_ptr(ptr: *mut u8) -> *mut u8 {
+    ptr.wrapping_sub(SIZE)
+}
+
+/// Writes the header of the headed block `ptr`.
+///
+/// # Safety
+/// `ptr` must be a block made by [`inner_ptr`] of a live inner block of an
+/// [`outer`] layout.
+#[inline]
+pub unsafe fn write(ptr: *mut u8, h: Header) {
+    // SAFETY: the `SIZE` bytes before `ptr` belong to the same inner block
+    // (the caller's contract); blocks of alignment under 8 may leave them
+    // unaligned.
+    unsafe { base_ptr(ptr).cast::<Header>().write_unaligned(h) }
+}
+
+/// Reads the header of the headed block `ptr`.
+///
+/// # Safety
+/// As for [`write`], and the header must have been written.
+#[inline]
+pub unsafe fn read(ptr: *mut u8) -> Header {
+    // SAFETY: as in `write`.
+    unsafe { base_ptr(ptr).cast::<Header>().read_unaligned() }
+}
+
+/// Address bits the bitmap covers; a block above them gets no header.
+#[cfg(not(miri))]
+const ADDRESS_BITS: u32 = 48;
+/// log2 of the bytes of address space one leaf covers (1 GiB).
+#[cfg(not(miri))]
+const LEAF_SHIFT: u32 = 30;
+// Under Miri, which zeroes a mapping byte by byte, leaves of 32 KiB.
+#[cfg(miri)]
+const ADDRESS_BITS: u32 = 40;
+#[cfg(miri)]
+const LEAF_SHIFT: u32 = 22;
+/// Words in a leaf: one bit per 16 bytes.
+const LEAF_WORDS: usize = 1 << (LEAF_SHIFT - 4 - 6);
+/// A leaf's size in bytes (8 MiB, mapped without reserving memory: pages
+/// are committed as blocks in their 512 KiB of address space get headers).
+const LEAF_BYTES: usize = LEAF_WORDS * size_of::<u64>();
+
+/// The leaves, by address >> `LEAF_SHIFT` (a 2 MiB table of null pointers
+/// until sessions run).
+static LEAVES: [AtomicPtr<AtomicU64>; 1 << (ADDRESS_BITS - LEAF_SHIFT)] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; 1 << (ADDRESS_BITS - LEAF_SHIFT)];
+
+/// The leaf index, word index and bit mask of the block at `ptr`.
+#[inline]
+fn place(ptr: usize) -> (usize, usize, u64) {
+    let unit = ptr >> 4;
+    let in_leaf = unit & ((1 << (LEAF_SHIFT - 4)) - 1);
+    (ptr >> LEAF_SHIFT, in_leaf >> 6, 1 << (in_leaf & 63))
+}
+
+/// The word of `leaf` at `word`.
+#[inline]
+fn word_of(leaf: *mut AtomicU64, word: usize) -> &'static AtomicU64 {
+    debug_assert!(word < LEAF_WORDS);
+    // SAFETY: a leaf is `LEAF_WORDS` zero-initialized words, mapped once and
+    // never unmapped; `word` is below that by `place`'s mask.
+    unsafe { &*leaf.add(word) }
+}
+
+/// True when the block at `ptr` carries a header.
+#[inline]
+pub fn is_headed(ptr: *mut u8) -> bool {
+    let (leaf, word, bit) = place(ptr as usize);
+    let Some(slot) = LEAVES.get(leaf) else {
+        return false;
+    };
+    let leaf = slot.load(Ordering::Acquire);
+    !leaf.is_null() && word_of(leaf, word).load(Ordering::Relaxed) & bit != 0
+}
+
+/// Notes that the block at `ptr` carries a header. False, with nothing
+/// noted, when its address is beyond the bitmap or the leaf cannot be mapped.
+#[inline]
+pub fn mark(ptr: *mut u8) -> bool {
+    let (leaf, word, bit) = place(ptr as usize);
+    let Some(slot) = LEAVES.get(leaf) else {
+        return false;
+    };
+    let mut l = slot.load(Ordering::Acquire);
+    if l.is_null() {
+        match map_leaf(slot) {
+            Some(new) => l = new,
+            None => return false,
+        }
+    }
+    word_of(l, word).fetch_or(bit, Ordering::Relaxed);
+    true
+}
+
+/// Notes that the block at `ptr` no longer exists (it was marked).
+#[inline]
+pub fn unmark(ptr: *mut u8) {
+    let (leaf, word, bit) = place(ptr as usize);
+    if let Some(slot) = LEAVES.get(leaf) {
+        let l = slot.load(Ordering::Acquire);
+        if !l.is_null() {
+            word_of(l, word).fetch_and(!bit, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cold]
+fn map_leaf(slot: &AtomicPtr<AtomicU64>) -> Option<*mut AtomicU64> {
+    let mem = os_mem::reserve(LEAF_BYTES)?.cast::<AtomicU64>().as_ptr();
+    match slot.compare_exchange(
+        std::ptr::null_mut(),
+        mem,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => Some(mem),
+        Err(theirs) => {
+            // Another thread mapped it first.
+            if let Some(p) = NonNull::new(mem.cast::<u8>()) {
+                // SAFETY: reserved above with this length and never shared.
+                unsafe { os_mem::unreserve(p, LEAF_BYTES) };
+            }
+            Some(theirs)
+        }
+    }
+}
+
+/// Bytes of the bitmap's leaves in memory.
+pub fn bitmap_resident_bytes() -> u64 {
+    let mut total = 0;
+    for slot in &LEAVES {
+        if let Some(p) = NonNull::new(slot.load(Ordering::Acquire)) {
+            total += os_mem::resident_bytes(p.cast(), LEAF_BYTES);
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_adds_16_bytes_to_blocks_aligned_to_16_or_less() {
+        for align in [1, 2, 4, 8, 16] {
+            let l = Layout::from_size_align(24, align).unwrap();
+            assert_eq!(outer(l), Layout::from_size_align(40, align).ok());
+        }
+        let wide = Layout::from_size_align(64, 32).unwrap();
+        assert_eq!(outer(wide), None, "larger alignments keep their layout");
+        let huge = Layout::from_size_align(isize::MAX as usize - 7, 8).unwrap();
+        assert_eq!(outer(huge), None, "no layout past isize::MAX");
+    }
+
+    #[test]
+    fn a_header_round_trips_at_any_base_alignment() {
+        let mut buf = [0u8; 64];
+        for offset in [1, 3, 8] {
+            let base = buf.as_mut_ptr().wrapping_add(offset);
+            let ptr = inner_ptr(base);
+            assert_eq!(base_ptr(ptr), base);
+            let h = Header {
+                birth_ns: u64::MAX - offset as u64,
+                stack: 7,
+                generation: 3,
+            };
+            // SAFETY: `buf` holds the header and the block at every offset.
+            unsafe {
+                write(ptr, h);
+                assert_eq!(read(ptr), h);
+            }
+        }
+    }
+
+    /// Addresses in leaves no program block is in: the upper half of the
+    /// bitmap's range, plus `leaf` leaves and `unit` 16-byte units.
+    fn addr(leaf: usize, unit: usize) -> *mut u8 {
+        std::ptr::without_provenance_mut(
+            (1 << (ADDRESS_BITS - 1)) + (leaf << LEAF_SHIFT) + unit * 16,
+        )
+    }
+
+    /// 16-byte units in a leaf.
+    const UNITS: usize = 1 << (LEAF_SHIFT - 4);
+
+    #[test]
+    fn each_16_bytes_of_address_space_has_its_own_bit() {
+        let (a, b, c) = (addr(1, 0), addr(1, 1), addr(1, 64));
+        assert!(!is_headed(a));
+        assert!(mark(a));
+        assert!(is_headed(a));
+        assert!(!is_headed(b), "the next 16 bytes are another block's");
+        assert!(mark(b) && mark(c));
+        unmark(a);
+        assert!(!is_headed(a) && is_headed(b) && is_headed(c));
+        unmark(b);
+        unmark(c);
+        assert!(!is_headed(b) && !is_headed(c));
+        // The last unit of a leaf and the first of the next.
+        let (end, next) = (addr(2, UNITS - 1), addr(3, 0));
+        assert!(mark(end) && mark(next));
+        assert!(is_headed(end) && is_headed(next));
+        assert!(!is_headed(addr(2, UNITS - 2)));
+        unmark(end);
+        unmark(next);
+        assert!(bitmap_resident_bytes() > 0);
+    }
+
+    #[test]
+    fn addresses_past_the_bitmap_are_never_headed() {
+        let far = std::ptr::without_provenance_mut(1 << ADDRESS_BITS);
+        assert!(!mark(far));
+        assert!(!is_headed(far));
+        unmark(far);
+    }
+
+    #[test]
+    fn threads_marking_neighbours_in_one_word_keep_every_bit() {
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                s.spawn(move || {
+                    for round in 0..if cfg!(miri) { 3 } else { 200 } {
+                        // Each thread owns every fourth unit of the same words.
+                        for i in (t..256).step_by(4) {
+                            let p = addr(5, i);
+                            assert!(mark(p));
+                            assert!(is_headed(p), "round {round}");
+                        }
+                        for i in (t..256).step_by(4) {
+                            unmark(addr(5, i));
+                        }
+                    }
+                });
+            }
+        });
+        assert!((0..256).all(|i| !is_headed(addr(5, i))));
+    }
+}
