@@ -105,10 +105,24 @@ const LEAF_WORDS: usize = 1 << (LEAF_SHIFT - 4 - 6);
 /// are committed as blocks in their 512 KiB of address space get headers).
 const LEAF_BYTES: usize = LEAF_WORDS * size_of::<u64>();
 
+/// Entries of [`LEAVES`].
+const LEAF_SLOTS: usize = 1 << (ADDRESS_BITS - LEAF_SHIFT);
 /// The leaves, by address >> `LEAF_SHIFT` (a 2 MiB table of null pointers
 /// until sessions run).
-static LEAVES: [AtomicPtr<AtomicU64>; 1 << (ADDRESS_BITS - LEAF_SHIFT)] =
-    [const { AtomicPtr::new(std::ptr::null_mut()) }; 1 << (ADDRESS_BITS - LEAF_SHIFT)];
+static LEAVES: [AtomicPtr<AtomicU64>; LEAF_SLOTS] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; LEAF_SLOTS];
+
+/// The entry of [`LEAVES`] for `leaf`, if the bitmap reaches that far.
+#[inline]
+fn leaf_slot(leaf: usize) -> Option<&'static AtomicPtr<AtomicU64>> {
+    if leaf >= LEAF_SLOTS {
+        return None;
+    }
+    // SAFETY: `leaf` is in bounds. A pointer to the one entry, not a
+    // reference to the whole array: the same code, but Miri would otherwise
+    // retag all 2 MiB of it on every call.
+    Some(unsafe { &*(&raw const LEAVES).cast::<AtomicPtr<AtomicU64>>().add(leaf) })
+}
 
 /// The leaf index, word index and bit mask of the block at `ptr`.
 #[inline]
@@ -131,7 +145,7 @@ fn word_of(leaf: *mut AtomicU64, word: usize) -> &'static AtomicU64 {
 #[inline]
 pub fn is_headed(ptr: *mut u8) -> bool {
     let (leaf, word, bit) = place(ptr as usize);
-    let Some(slot) = LEAVES.get(leaf) else {
+    let Some(slot) = leaf_slot(leaf) else {
         return false;
     };
     let leaf = slot.load(Ordering::Acquire);
@@ -143,7 +157,7 @@ pub fn is_headed(ptr: *mut u8) -> bool {
 #[inline]
 pub fn mark(ptr: *mut u8) -> bool {
     let (leaf, word, bit) = place(ptr as usize);
-    let Some(slot) = LEAVES.get(leaf) else {
+    let Some(slot) = leaf_slot(leaf) else {
         return false;
     };
     let mut l = slot.load(Ordering::Acquire);
@@ -161,7 +175,7 @@ pub fn mark(ptr: *mut u8) -> bool {
 #[inline]
 pub fn unmark(ptr: *mut u8) {
     let (leaf, word, bit) = place(ptr as usize);
-    if let Some(slot) = LEAVES.get(leaf) {
+    if let Some(slot) = leaf_slot(leaf) {
         let l = slot.load(Ordering::Acquire);
         if !l.is_null() {
             word_of(l, word).fetch_and(!bit, Ordering::Relaxed);

@@ -786,15 +786,20 @@ fn memory(opts: &Opts, saved: &mut Saved, targets: &mut Vec<Target>, full_exact:
         rss_exact / opts.live as f64
     );
     if let Some(p) = full_exact.and_then(|l| l.profile.as_ref()) {
+        // The profile is written at the end, when few blocks are live: its
+        // figure has the tables at their largest but few headers. At the
+        // peak, every live block aligned to 16 or less had one.
+        let at_peak = p.profiler_bytes + 16 * p.peak_blocks;
         println!(
-            "  full workload: {:.1} MiB of profiler memory for {} blocks live at the peak, {:.1} bytes per peak block (everything: live table, stacks, rings)",
+            "  full workload: {:.1} MiB of tables, stacks and rings at the end, and at most {:.1} MiB of block headers at the peak ({} blocks live): {:.1} bytes per peak block",
             p.profiler_bytes as f64 / (1 << 20) as f64,
+            (16 * p.peak_blocks) as f64 / (1 << 20) as f64,
             p.peak_blocks,
-            p.profiler_bytes as f64 / p.peak_blocks.max(1) as f64
+            at_peak as f64 / p.peak_blocks.max(1) as f64
         );
     }
     println!(
-        "  (the live table grows by half when 7/8 full, so the figure per block varies with the count: about 27 to 41 bytes for the table itself)"
+        "  (a block's bookkeeping is a 16-byte header in front of it, asked of the wrapped allocator, plus its bit in a bitmap of one bit per 16 bytes of address space; blocks without a header, aligned to more than 16, take a 24-byte slot of the live table)"
     );
     targets.push(Target {
         what: "profiler memory per live block: a few dozen bytes".into(),
