@@ -4,7 +4,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
-use crate::header;
+use crate::header::{self, Headed};
 use crate::record::Kind;
 use crate::recorder::{self, Home};
 
@@ -84,7 +84,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
         if header::is_headed(ptr)
             && let Some(outer) = header::outer(layout)
         {
-            recorder::on_dealloc(ptr, layout, Home::Header);
+            // SAFETY: `ptr` is headed, and ours until the inner call below.
+            recorder::on_dealloc(ptr, layout, Home::Header(unsafe { Headed::vouch() }));
             header::unmark(ptr);
             // SAFETY: `ptr` is headed, so the inner allocator allocated
             // `base_ptr(ptr)` with `outer` (the same computation on the same
@@ -142,7 +143,8 @@ impl<A: GlobalAlloc> Profiler<A> {
         }
         // SAFETY: `ptr` is headed in the fresh block `base` of `outer`.
         unsafe { header::write(ptr, header::UNRECORDED) };
-        recorder::on_alloc(ptr, layout, kind, Home::Header);
+        // SAFETY: `ptr` was just made headed, its header written.
+        recorder::on_alloc(ptr, layout, kind, Home::Header(unsafe { Headed::vouch() }));
         Some(ptr)
     }
 
@@ -168,7 +170,10 @@ impl<A: GlobalAlloc> Profiler<A> {
             // allocator that cannot satisfy it, leave the old block as it is.
             return std::ptr::null_mut();
         };
-        let pending = recorder::realloc_begin(ptr, layout, new_size, Home::Header);
+        // SAFETY: `ptr` is headed (the caller's contract), and allocated
+        // until the inner call below.
+        let headed = unsafe { Headed::vouch() };
+        let pending = recorder::realloc_begin(ptr, layout, new_size, Home::Header(headed));
         // Cleared first: once the inner allocator has moved the block, its
         // old address may be another thread's.
         header::unmark(ptr);
@@ -181,14 +186,22 @@ impl<A: GlobalAlloc> Profiler<A> {
         if base.is_null() {
             // The old block is untouched, header and all.
             header::mark(ptr);
-            recorder::realloc_end(pending, ptr, base, layout, new_size, Home::Header);
+            recorder::realloc_end(pending, ptr, base, layout, new_size, Home::Header(headed));
             return base;
         }
         let new_ptr = header::inner_ptr(base);
         if header::mark(new_ptr) {
             // SAFETY: `new_ptr` is headed in the live block `base`.
             unsafe { header::write(new_ptr, header::UNRECORDED) };
-            recorder::realloc_end(pending, ptr, new_ptr, layout, new_size, Home::Header);
+            // The new block is headed too (its header written just above).
+            recorder::realloc_end(
+                pending,
+                ptr,
+                new_ptr,
+                layout,
+                new_size,
+                Home::Header(headed),
+            );
             return new_ptr;
         }
         // The bitmap cannot hold the new address (beyond the bits it covers,

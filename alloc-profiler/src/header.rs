@@ -42,6 +42,24 @@ pub const UNRECORDED: Header = Header {
     generation: 0,
 };
 
+/// A promise that the block it travels with carries a header: the recorder
+/// reads and writes headers only for blocks that come with one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Headed(());
+
+impl Headed {
+    /// Vouches for a block.
+    ///
+    /// # Safety
+    /// The block passed along with the result must be a headed block (made
+    /// by [`inner_ptr`] from a live inner block of an [`outer`] layout, its
+    /// header written), allocated until the callee returns.
+    #[inline]
+    pub unsafe fn vouch() -> Self {
+        Headed(())
+    }
+}
+
 /// The layout the inner allocator gets for a headed block of `layout`: `SIZE`
 /// bytes more, same alignment. `None` when the block cannot have a header (an
 /// alignment over 16, or a size that would overflow).

@@ -16,7 +16,7 @@ use std::alloc::Layout;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::capture::{self, MAX_FRAMES};
-use crate::header::{self, Header};
+use crate::header::{self, Headed, Header};
 use crate::heap::{self, Change, NONE};
 use crate::live_table::{self, Block};
 use crate::record::{self, Kind, RawEvent};
@@ -179,8 +179,8 @@ fn lock_record(
 pub enum Home {
     /// In the live table, by address.
     Table,
-    /// In the block's header (`header.rs`).
-    Header,
+    /// In the block's header (`header.rs`), which the wrapper vouches for.
+    Header(Headed),
 }
 
 /// Whether the session puts headers in front of blocks (an exact session
@@ -203,9 +203,9 @@ pub fn header_layout(layout: Layout) -> Option<Layout> {
 fn keep(ptr: usize, home: Home, generation: u32, b: Block) -> bool {
     match home {
         Home::Table => live_table::insert_with(ptr, || b),
-        Home::Header => {
-            // SAFETY: `Home::Header` is only passed for a block the wrapper
-            // allocated with a header, which is the caller's until it returns.
+        Home::Header(_) => {
+            // SAFETY: the `Headed` promise says `ptr` carries a header and is
+            // allocated until we return.
             unsafe {
                 header::write(
                     ptr as *mut u8,
@@ -227,7 +227,7 @@ fn keep(ptr: usize, home: Home, generation: u32, b: Block) -> bool {
 fn take(ptr: usize, home: Home, generation: u32, size: u64) -> Option<Block> {
     match home {
         Home::Table => live_table::remove(ptr),
-        Home::Header => {
+        Home::Header(_) => {
             // SAFETY: as in `keep`; the header was written when the block was
             // allocated (by the wrapper, then maybe by `keep`).
             let h = unsafe { header::read(ptr as *mut u8) };
