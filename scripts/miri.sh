@@ -13,6 +13,5 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
 fi
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/miri-build" \
   cargo +nightly miri test -p alloc-profiler --lib -- \
-  spin:: live_table:: stack_table:: record:: heap:: figures:: os_mem:: thread:: \
-  header::tests::a_ header::tests::each_ header::tests::addresses_ \
+  spin:: live_table:: stack_table:: record:: heap:: figures:: os_mem:: thread:: header:: \
   sampling::tests::weights sampling::tests::the_filter
