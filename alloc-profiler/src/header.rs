@@ -14,7 +14,7 @@
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use crate::os_mem;
 
@@ -130,6 +130,13 @@ const LEAF_SLOTS: usize = 1 << (ADDRESS_BITS - LEAF_SHIFT);
 static LEAVES: [AtomicPtr<AtomicU64>; LEAF_SLOTS] =
     [const { AtomicPtr::new(std::ptr::null_mut()) }; LEAF_SLOTS];
 
+/// The indices of the leaves mapped, in the order they were, for
+/// [`bitmap_resident_bytes`] (4,096: 4 TiB of address space with headed
+/// blocks; past that, the leaves that do not fit go uncounted).
+static MAPPED: [AtomicUsize; 4096] = [const { AtomicUsize::new(0) }; 4096];
+/// Entries of [`MAPPED`] taken.
+static MAPPED_LEN: AtomicUsize = AtomicUsize::new(0);
+
 /// The entry of [`LEAVES`] for `leaf`, if the bitmap reaches that far.
 #[inline]
 fn leaf_slot(leaf: usize) -> Option<&'static AtomicPtr<AtomicU64>> {
@@ -180,7 +187,7 @@ pub fn mark(ptr: *mut u8) -> bool {
     };
     let mut l = slot.load(Ordering::Acquire);
     if l.is_null() {
-        match map_leaf(slot) {
+        match map_leaf(leaf, slot) {
             Some(new) => l = new,
             None => return false,
         }
@@ -202,7 +209,7 @@ pub fn unmark(ptr: *mut u8) {
 }
 
 #[cold]
-fn map_leaf(slot: &AtomicPtr<AtomicU64>) -> Option<*mut AtomicU64> {
+fn map_leaf(leaf: usize, slot: &AtomicPtr<AtomicU64>) -> Option<*mut AtomicU64> {
     let mem = os_mem::reserve(LEAF_BYTES)?.cast::<AtomicU64>().as_ptr();
     match slot.compare_exchange(
         std::ptr::null_mut(),
@@ -210,7 +217,12 @@ fn map_leaf(slot: &AtomicPtr<AtomicU64>) -> Option<*mut AtomicU64> {
         Ordering::AcqRel,
         Ordering::Acquire,
     ) {
-        Ok(_) => Some(mem),
+        Ok(_) => {
+            if let Some(entry) = MAPPED.get(MAPPED_LEN.fetch_add(1, Ordering::Relaxed)) {
+                entry.store(leaf, Ordering::Release);
+            }
+            Some(mem)
+        }
         Err(theirs) => {
             // Another thread mapped it first.
             if let Some(p) = NonNull::new(mem.cast::<u8>()) {
@@ -222,15 +234,17 @@ fn map_leaf(slot: &AtomicPtr<AtomicU64>) -> Option<*mut AtomicU64> {
     }
 }
 
-/// Bytes of the bitmap's leaves in memory.
+/// Bytes of the bitmap's leaves in memory. (Only the leaves mapped are
+/// visited: reading all of [`LEAVES`] would also make Miri track each of its
+/// entries apart, and slow every test after.)
 pub fn bitmap_resident_bytes() -> u64 {
-    let mut total = 0;
-    for slot in &LEAVES {
-        if let Some(p) = NonNull::new(slot.load(Ordering::Acquire)) {
-            total += os_mem::resident_bytes(p.cast(), LEAF_BYTES);
-        }
-    }
-    total
+    let n = MAPPED_LEN.load(Ordering::Acquire).min(MAPPED.len());
+    MAPPED[..n]
+        .iter()
+        .filter_map(|e| leaf_slot(e.load(Ordering::Acquire)))
+        .filter_map(|slot| NonNull::new(slot.load(Ordering::Acquire)))
+        .map(|p| os_mem::resident_bytes(p.cast(), LEAF_BYTES))
+        .sum()
 }
 
 #[cfg(test)]
