@@ -52,6 +52,15 @@ fn map(len: usize, extra_flags: libc::c_int) -> Option<NonNull<u8>> {
         MAPPED.fetch_sub(len64, Ordering::Relaxed);
         return None;
     }
+    let mem = mmap_anonymous(len, extra_flags);
+    if mem.is_none() {
+        MAPPED.fetch_sub(len64, Ordering::Relaxed);
+    }
+    mem
+}
+
+/// A fresh anonymous, private, readable and writable mapping of `len` bytes.
+fn mmap_anonymous(len: usize, extra_flags: libc::c_int) -> Option<NonNull<u8>> {
     // SAFETY: an anonymous private mapping with a null hint has no
     // preconditions; the result is checked against MAP_FAILED below.
     let ptr = unsafe {
@@ -65,7 +74,6 @@ fn map(len: usize, extra_flags: libc::c_int) -> Option<NonNull<u8>> {
         )
     };
     if ptr == libc::MAP_FAILED {
-        MAPPED.fetch_sub(len64, Ordering::Relaxed);
         return None;
     }
     NonNull::new(ptr.cast())
@@ -91,21 +99,7 @@ pub fn reserve(len: usize) -> Option<NonNull<u8>> {
     let flags = libc::MAP_NORESERVE;
     #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(miri))))]
     let flags = 0;
-    // SAFETY: as in `map`.
-    let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
-            -1,
-            0,
-        )
-    };
-    if ptr == libc::MAP_FAILED {
-        return None;
-    }
-    NonNull::new(ptr.cast())
+    mmap_anonymous(len, flags)
 }
 
 /// Returns memory obtained from [`reserve`].
@@ -186,5 +180,30 @@ mod tests {
         bytes[len - 1] = 7;
         // SAFETY: mapped above with this length; `bytes` is not used after.
         unsafe { unmap(p, len) };
+    }
+
+    #[test]
+    fn reserved_memory_is_zeroed_and_counts_only_the_pages_touched() {
+        // 1 MiB: too small for a transparent huge page to back it whole.
+        let len = 1 << 20;
+        let p = reserve(len).expect("mmap");
+        // SAFETY: p points to len mapped bytes.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(p.as_ptr(), len) };
+        assert_eq!(bytes[3 * 4096], 0);
+        bytes[3 * 4096] = 1;
+        let resident = resident_bytes(p, len);
+        if cfg!(all(
+            any(target_os = "linux", target_os = "android"),
+            not(miri)
+        )) {
+            assert!(
+                (4096..=64 * 1024).contains(&resident),
+                "one page touched, {resident} bytes resident"
+            );
+        } else {
+            assert_eq!(resident, len as u64, "all of it where the OS cannot say");
+        }
+        // SAFETY: reserved above with this length; `bytes` is not used after.
+        unsafe { unreserve(p, len) };
     }
 }
