@@ -218,13 +218,20 @@ impl SessionBuilder {
     /// session, with an alignment of 16 bytes or less, then takes 16 bytes
     /// more from the wrapped allocator, and a free finds what the profiler
     /// knows of it next to it rather than in a table of the profiler's own:
-    /// the session runs about a fifth faster (`docs/performance.md`). Sampling
-    /// sessions and sessions with a [memory limit](Self::memory_limit) keep
-    /// their blocks in the table. Turn
-    /// it off for programs that hand blocks allocated in Rust to C's `free`
-    /// (undefined behaviour, which a header turns into a crash), or to see
-    /// the wrapped allocator get exactly the program's sizes.
+    /// the session takes about a quarter less time (`docs/performance.md`).
+    /// Sampling sessions and sessions with a [memory
+    /// limit](Self::memory_limit) keep their blocks in the table.
+    ///
+    /// Turn it off for programs that hand blocks allocated in Rust to C's
+    /// `free` (undefined behaviour, which a header turns into a crash), or to
+    /// have the wrapped allocator see exactly the program's sizes.
     /// `ALLOC_PROFILER_HEADERS=0` turns it off for the environment session.
+    ///
+    /// ```no_run
+    /// # use alloc_profiler::Session;
+    /// let session = Session::builder().block_headers(false).start();
+    /// # drop(session);
+    /// ```
     pub fn block_headers(mut self, on: bool) -> Self {
         self.block_headers = on;
         self
