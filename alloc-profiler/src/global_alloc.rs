@@ -46,34 +46,15 @@ impl<A> Profiler<A> {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if let Some(outer) = recorder::header_layout(layout) {
-            // SAFETY: `outer` is `layout` grown by the header, so non-zero.
-            let base = unsafe { self.inner.alloc(outer) };
-            // SAFETY: `base` is null or a fresh block of `outer`.
-            if let Some(ptr) = unsafe { self.headed(base, outer, layout, Kind::Alloc) } {
-                return ptr;
-            }
-        }
-        // SAFETY: the caller upholds `alloc`'s contract for `layout`.
-        let ptr = unsafe { self.inner.alloc(layout) };
-        recorder::on_alloc(ptr, layout, Kind::Alloc, Home::Table);
-        ptr
+        // SAFETY: the caller upholds `alloc`'s contract for `layout`, and
+        // `A::alloc` is the inner allocator's own method.
+        unsafe { self.allocate(layout, Kind::Alloc, A::alloc) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if let Some(outer) = recorder::header_layout(layout) {
-            // SAFETY: as in `alloc`.
-            let base = unsafe { self.inner.alloc_zeroed(outer) };
-            // SAFETY: as in `alloc`.
-            if let Some(ptr) = unsafe { self.headed(base, outer, layout, Kind::AllocZeroed) } {
-                return ptr;
-            }
-        }
-        // SAFETY: the caller upholds `alloc_zeroed`'s contract for `layout`.
-        let ptr = unsafe { self.inner.alloc_zeroed(layout) };
-        recorder::on_alloc(ptr, layout, Kind::AllocZeroed, Home::Table);
-        ptr
+        // SAFETY: as in `alloc`, with `alloc_zeroed`.
+        unsafe { self.allocate(layout, Kind::AllocZeroed, A::alloc_zeroed) }
     }
 
     #[inline]
@@ -117,6 +98,33 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
 }
 
 impl<A: GlobalAlloc> Profiler<A> {
+    /// `alloc` or `alloc_zeroed` (`kind`), through the inner allocator's
+    /// method `inner_alloc`: with a header when the session wants one.
+    ///
+    /// # Safety
+    /// The caller upholds `alloc`'s contract for `layout`, and `inner_alloc`
+    /// is `A::alloc` or `A::alloc_zeroed`.
+    #[inline(always)]
+    unsafe fn allocate(
+        &self,
+        layout: Layout,
+        kind: Kind,
+        inner_alloc: unsafe fn(&A, Layout) -> *mut u8,
+    ) -> *mut u8 {
+        if let Some(outer) = recorder::header_layout(layout) {
+            // SAFETY: `outer` is `layout` grown by the header, so non-zero.
+            let base = unsafe { inner_alloc(&self.inner, outer) };
+            // SAFETY: `base` is null or a fresh block of `outer`.
+            if let Some(ptr) = unsafe { self.headed(base, outer, layout, kind) } {
+                return ptr;
+            }
+        }
+        // SAFETY: the caller's contract for `layout`.
+        let ptr = unsafe { inner_alloc(&self.inner, layout) };
+        recorder::on_alloc(ptr, layout, kind, Home::Table);
+        ptr
+    }
+
     /// Makes the inner block `base` (of `outer`, for the program's `layout`) a
     /// headed block, or, when it is null or cannot be marked, gives it back
     /// and returns `None` (the caller allocates it plain).
@@ -161,11 +169,9 @@ impl<A: GlobalAlloc> Profiler<A> {
         outer: Layout,
         new_size: usize,
     ) -> *mut u8 {
-        let Some(new_outer) = header::outer(
-            // A size `realloc` may be given is one `Layout` accepts.
-            Layout::from_size_align(new_size, layout.align()).unwrap_or(layout),
-        )
-        .filter(|o| o.size() == new_size.wrapping_add(header::SIZE)) else {
+        let new_layout = Layout::from_size_align(new_size, layout.align()).ok();
+        let Some((new_layout, new_outer)) = new_layout.and_then(|l| Some((l, header::outer(l)?)))
+        else {
             // No block of that size (with its header) can exist: as an
             // allocator that cannot satisfy it, leave the old block as it is.
             return std::ptr::null_mut();
@@ -206,10 +212,9 @@ impl<A: GlobalAlloc> Profiler<A> {
         }
         // The bitmap cannot hold the new address (beyond the bits it covers,
         // or no memory for a leaf): the block moves to a plain one.
-        let plain_layout = Layout::from_size_align(new_size, layout.align()).unwrap_or(layout);
-        // SAFETY: `plain_layout` has a non-zero size (`new_size` is one of
+        // SAFETY: `new_layout` has a non-zero size (`new_size` is one of
         // `realloc`'s sizes).
-        let plain = unsafe { self.inner.alloc(plain_layout) };
+        let plain = unsafe { self.inner.alloc(new_layout) };
         if plain.is_null() {
             // Out of memory with a block we can neither mark nor move: the
             // program cannot go on correctly.

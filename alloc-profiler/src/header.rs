@@ -159,11 +159,15 @@ fn place(ptr: usize) -> (usize, usize, u64) {
 }
 
 /// The word of `leaf` at `word`.
+///
+/// # Safety
+/// `leaf` must be a non-null entry of [`LEAVES`] (a leaf of `LEAF_WORDS`
+/// zeroed words, mapped once and never unmapped), and `word` below
+/// `LEAF_WORDS` (as [`place`] makes it).
 #[inline]
-fn word_of(leaf: *mut AtomicU64, word: usize) -> &'static AtomicU64 {
+unsafe fn word_of(leaf: *mut AtomicU64, word: usize) -> &'static AtomicU64 {
     debug_assert!(word < LEAF_WORDS);
-    // SAFETY: a leaf is `LEAF_WORDS` zero-initialized words, mapped once and
-    // never unmapped; `word` is below that by `place`'s mask.
+    // SAFETY: the caller's contract.
     unsafe { &*leaf.add(word) }
 }
 
@@ -175,7 +179,8 @@ pub fn is_headed(ptr: *mut u8) -> bool {
         return false;
     };
     let leaf = slot.load(Ordering::Acquire);
-    !leaf.is_null() && word_of(leaf, word).load(Ordering::Relaxed) & bit != 0
+    // SAFETY: a non-null entry of `LEAVES`, and `word` from `place`.
+    !leaf.is_null() && unsafe { word_of(leaf, word) }.load(Ordering::Relaxed) & bit != 0
 }
 
 /// Notes that the block at `ptr` carries a header. False, with nothing
@@ -193,7 +198,9 @@ pub fn mark(ptr: *mut u8) -> bool {
             None => return false,
         }
     }
-    word_of(l, word).fetch_or(bit, Ordering::Relaxed);
+    // SAFETY: `l` is the entry of `LEAVES` (just mapped, or found non-null),
+    // and `word` from `place`.
+    unsafe { word_of(l, word) }.fetch_or(bit, Ordering::Relaxed);
     true
 }
 
@@ -204,7 +211,8 @@ pub fn unmark(ptr: *mut u8) {
     if let Some(slot) = leaf_slot(leaf) {
         let l = slot.load(Ordering::Acquire);
         if !l.is_null() {
-            word_of(l, word).fetch_and(!bit, Ordering::Relaxed);
+            // SAFETY: a non-null entry of `LEAVES`, and `word` from `place`.
+            unsafe { word_of(l, word) }.fetch_and(!bit, Ordering::Relaxed);
         }
     }
 }

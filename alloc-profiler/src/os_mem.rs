@@ -36,14 +36,20 @@ pub fn map_zeroed(len: usize) -> Option<NonNull<u8>> {
 /// those flushes. (Huge pages for the largest tables, tried too, measured
 /// no faster.)
 pub fn map_populated(len: usize) -> Option<NonNull<u8>> {
-    // Elsewhere (and under Miri, which does not model it) pages are
-    // committed on first touch, which is still correct.
-    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
-    let flags = libc::MAP_POPULATE;
-    #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(miri))))]
-    let flags = 0;
-    map(len, flags)
+    map(len, POPULATE)
 }
+
+// Linux's mapping flags; elsewhere (and under Miri, which does not model
+// them) none: pages are committed on first touch and the address space
+// reserved as the OS does by default, which is still correct.
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+const POPULATE: libc::c_int = libc::MAP_POPULATE;
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+const NORESERVE: libc::c_int = libc::MAP_NORESERVE;
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(miri))))]
+const POPULATE: libc::c_int = 0;
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(miri))))]
+const NORESERVE: libc::c_int = 0;
 
 fn map(len: usize, extra_flags: libc::c_int) -> Option<NonNull<u8>> {
     let len64 = len as u64;
@@ -94,12 +100,7 @@ pub unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
 /// page by page as it is touched, outside the running total and the limit:
 /// what such a table costs is what [`resident_bytes`] finds in memory.
 pub fn reserve(len: usize) -> Option<NonNull<u8>> {
-    // (Miri does not model MAP_NORESERVE.)
-    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
-    let flags = libc::MAP_NORESERVE;
-    #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(miri))))]
-    let flags = 0;
-    mmap_anonymous(len, flags)
+    mmap_anonymous(len, NORESERVE)
 }
 
 /// Returns memory obtained from [`reserve`].
