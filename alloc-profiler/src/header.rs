@@ -7,7 +7,13 @@
 //! exact session's cost (`docs/performance.md`).
 //!
 //! Which blocks carry a header is in a bitmap of one bit per 16 bytes of
-//! address space, mapped lazily a leaf at a time. Blocks allocated before the
+//! address space, mapped lazily a leaf at a time. A headed block's inner
+//! layout is aligned to 16, so the block the program sees is too: a block at
+//! an address that is not a multiple of 16 has no header, whatever its bit
+//! says. That keeps blocks apart even when the inner allocator packs small
+//! blocks end to end: another block can start in the same 16 bytes as a
+//! headed one only after it, off that alignment. (Aligning to 16 costs glibc
+//! and Rust's `System` nothing: `malloc` aligns every block to 16.) Blocks allocated before the
 //! session, outside one, or with a larger alignment have none; the live table
 //! keeps those. A headed block keeps its header for its whole life, session or
 //! not, so the wrapper strips it whenever the block is freed or reallocated.
@@ -61,14 +67,14 @@ impl Headed {
 }
 
 /// The layout the inner allocator gets for a headed block of `layout`: `SIZE`
-/// bytes more, same alignment. `None` when the block cannot have a header (an
-/// alignment over 16, or a size that would overflow).
+/// bytes more, aligned to `SIZE` (16). `None` when the block cannot have a
+/// header (an alignment over 16, or a size that would overflow).
 #[inline]
 pub fn outer(layout: Layout) -> Option<Layout> {
     if layout.align() > SIZE {
         return None;
     }
-    Layout::from_size_align(layout.size().checked_add(SIZE)?, layout.align()).ok()
+    Layout::from_size_align(layout.size().checked_add(SIZE)?, SIZE).ok()
 }
 
 /// The block the program sees in the inner allocator's block `base`.
@@ -174,6 +180,11 @@ unsafe fn word_of(leaf: *mut AtomicU64, word: usize) -> &'static AtomicU64 {
 /// True when the block at `ptr` carries a header.
 #[inline]
 pub fn is_headed(ptr: *mut u8) -> bool {
+    // Headed blocks are aligned to 16; a block that is not can share its 16
+    // bytes (and bit) with a small headed block just before it.
+    if !(ptr as usize).is_multiple_of(SIZE) {
+        return false;
+    }
     let (leaf, word, bit) = place(ptr as usize);
     let Some(slot) = leaf_slot(leaf) else {
         return false;
@@ -264,7 +275,11 @@ mod tests {
     fn a_header_adds_16_bytes_to_blocks_aligned_to_16_or_less() {
         for align in [1, 2, 4, 8, 16] {
             let l = Layout::from_size_align(24, align).unwrap();
-            assert_eq!(outer(l), Layout::from_size_align(40, align).ok());
+            assert_eq!(
+                outer(l),
+                Layout::from_size_align(40, 16).ok(),
+                "aligned to 16, so the program's block is too"
+            );
         }
         let wide = Layout::from_size_align(64, 32).unwrap();
         assert_eq!(outer(wide), None, "larger alignments keep their layout");
@@ -309,6 +324,12 @@ mod tests {
         assert!(!is_headed(a));
         assert!(mark(a));
         assert!(is_headed(a));
+        for off in [1, 8, 15] {
+            assert!(
+                !is_headed(a.wrapping_add(off)),
+                "a block off the 16-byte alignment of headed ones, in the same unit"
+            );
+        }
         assert!(!is_headed(b), "the next 16 bytes are another block's");
         assert!(mark(b) && mark(c));
         unmark(a);
