@@ -140,12 +140,13 @@ fn main() {
     blocks_keep_their_header_across_sessions_and_go_back_as_they_came();
     sessions_that_keep_blocks_in_the_table_ask_for_the_program_s_sizes();
     the_profile_counts_the_headers_as_the_profiler_s_memory();
+    threads_reusing_addresses_as_a_session_ends_free_every_block_as_it_came();
     assert_eq!(
         MISMATCHES.load(Ordering::Relaxed),
         0,
         "every block went back to the wrapped allocator as it came"
     );
-    println!("block_headers: 4 passed, 0 failed");
+    println!("block_headers: 5 passed, 0 failed");
 }
 
 fn layout(size: usize, align: usize) -> Layout {
@@ -301,5 +302,68 @@ fn the_profile_counts_the_headers_as_the_profiler_s_memory() {
     assert!(
         (16 * 100_000..=24 * 100_000).contains(&grew),
         "profiler_bytes grew by {grew}"
+    );
+}
+
+/// Four threads churn blocks of mixed sizes and alignments while a session
+/// starts and ends: addresses freed with a header are reused by blocks
+/// without one and the other way round, across threads (`Checked` counts any
+/// block that goes back otherwise than it came).
+fn threads_reusing_addresses_as_a_session_ends_free_every_block_as_it_came() {
+    use std::sync::atomic::AtomicBool;
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let before = MISMATCHES.load(Ordering::Relaxed);
+    let churn = |seed: u64| {
+        move || {
+            let mut x = seed | 1;
+            let mut slots: Vec<Option<(*mut u8, Layout)>> = vec![None; 64];
+            let mut made = 0u64;
+            while !STOP.load(Ordering::Relaxed) || made < 20_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let slot = &mut slots[(x % 64) as usize];
+                if let Some((p, l)) = slot.take() {
+                    // SAFETY: allocated below with `l`, freed once.
+                    unsafe { dealloc(p, l) };
+                }
+                let l = layout(
+                    1 + (x >> 8) as usize % 300,
+                    [1, 8, 16, 32][(x >> 20) as usize % 4],
+                );
+                // SAFETY: a non-zero size.
+                let p = unsafe { alloc(l) };
+                assert!(!p.is_null());
+                *slot = Some((p, l));
+                made += 1;
+            }
+            for (p, l) in slots.into_iter().flatten() {
+                // SAFETY: as above.
+                unsafe { dealloc(p, l) };
+            }
+            made
+        }
+    };
+    STOP.store(false, Ordering::Relaxed);
+    let threads: Vec<_> = (1..=4u64)
+        .map(|t| std::thread::spawn(churn(t * 0x9E37_79B9)))
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let (builder, path) = session("threads");
+    let s = builder.start();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    s.finish().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    STOP.store(true, Ordering::Relaxed);
+    let made: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(made >= 80_000, "{made} blocks");
+    assert!(
+        common::load(&path).totals.allocations > 0,
+        "the session saw the churn"
+    );
+    assert_eq!(
+        MISMATCHES.load(Ordering::Relaxed),
+        before,
+        "every block went back as it came"
     );
 }

@@ -6,7 +6,8 @@
 //!
 //! The inner allocator here, `Packed`, is a bump allocator over one big
 //! mapping. The test pins where chosen blocks go (a headed block in a
-//! session, then a plain one right after its inner block, after the session)
+//! session; after the session, plain ones right after its inner block, and
+//! once it is freed, one at its very address, where its bit is still set)
 //! and checks that every pinned block comes back at the address and with the
 //! layout it was handed out with.
 
@@ -158,7 +159,7 @@ fn pinned(at: usize, l: Layout) -> (*mut u8, usize) {
     )
 }
 
-fn a_plain_block_right_after_a_headed_one_goes_back_as_it_came() {
+fn plain_blocks_next_to_or_in_place_of_headed_ones_go_back_as_they_came() {
     let hole = bump(HOLE_BYTES, 16) as usize;
     HOLE.store(hole, Ordering::Relaxed);
     let mut pairs = Vec::new();
@@ -194,9 +195,18 @@ fn a_plain_block_right_after_a_headed_one_goes_back_as_it_came() {
         // SAFETY: `headed` is live with `l`'s size.
         assert!((0..l.size()).all(|i| unsafe { *headed.add(i) } == 0xA5));
     }
-    for (headed, l, _) in pairs {
+    for &(headed, l, _) in &pairs {
         // SAFETY: allocated above with `l`, freed once.
         unsafe { dealloc(headed, l) };
+    }
+    // A freed headed block leaves its bit set; a plain block made at its
+    // very address must still go back as it came.
+    for &(headed, _, _) in &pairs {
+        let pl = layout(8, 8);
+        let (p, _) = pinned(headed as usize, pl);
+        assert_eq!(p, headed);
+        // SAFETY: `p` was allocated just above with `pl`.
+        unsafe { dealloc(p, pl) };
     }
     assert_eq!(
         logged(&FREED, &FREED_LEN),
@@ -214,6 +224,6 @@ fn a_plain_block_right_after_a_headed_one_goes_back_as_it_came() {
 // A whole-process check, so no libtest harness (`harness = false`).
 fn main() {
     common::watchdog(120, "packed_blocks");
-    a_plain_block_right_after_a_headed_one_goes_back_as_it_came();
+    plain_blocks_next_to_or_in_place_of_headed_ones_go_back_as_they_came();
     println!("packed_blocks: 1 passed, 0 failed");
 }

@@ -37,10 +37,12 @@ impl<A> Profiler<A> {
 
 // SAFETY: every method returns what the inner allocator returned for the same
 // arguments, or, during an exact session, a block `header::SIZE` bytes into
-// what it returned for a layout that many bytes larger (same alignment, at
-// most 16, so the block is as aligned as asked): a block of the requested
-// layout either way. The bitmap of `header.rs` says which blocks are offset,
-// so each goes back to the inner allocator exactly as it came. The recorder
+// what it returned for a layout that many bytes larger and aligned to 16 (a
+// requested alignment is at most 16 there, so the block is as aligned as
+// asked): a block of the requested layout either way. The bitmap of
+// `header.rs` says which blocks are offset (a block's bit is set when it is
+// made with a header, and cleared when a block without one is made at its
+// address), so each goes back to the inner allocator exactly as it came. The recorder
 // calls around it never unwind, never touch the program's bytes and never
 // allocate through this allocator.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
@@ -61,13 +63,13 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // The recorder runs before the inner call: once freed, the address
         // may be handed to another thread, whose allocation must not meet our
-        // stale entry (or bit).
+        // stale entry. (The block's bit stays set: whoever gets the address
+        // next sets or clears it, `header::note_plain`.)
         if header::is_headed(ptr)
             && let Some(outer) = header::outer(layout)
         {
             // SAFETY: `ptr` is headed, and ours until the inner call below.
             recorder::on_dealloc(ptr, layout, Home::Header(unsafe { Headed::vouch() }));
-            header::unmark(ptr);
             // SAFETY: `ptr` is headed, so the inner allocator allocated
             // `base_ptr(ptr)` with `outer` (the same computation on the same
             // layout, which the caller guarantees).
@@ -92,6 +94,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
         // SAFETY: the caller upholds `realloc`'s contract for ptr, layout and
         // new_size; the inner allocator allocated ptr as it is.
         let new_ptr = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        if new_ptr != ptr && !new_ptr.is_null() {
+            header::note_plain(new_ptr);
+        }
         recorder::realloc_end(pending, ptr, new_ptr, layout, new_size, Home::Table);
         new_ptr
     }
@@ -121,6 +126,9 @@ impl<A: GlobalAlloc> Profiler<A> {
         }
         // SAFETY: the caller's contract for `layout`.
         let ptr = unsafe { inner_alloc(&self.inner, layout) };
+        if !ptr.is_null() {
+            header::note_plain(ptr);
+        }
         recorder::on_alloc(ptr, layout, kind, Home::Table);
         ptr
     }
@@ -180,9 +188,6 @@ impl<A: GlobalAlloc> Profiler<A> {
         // until the inner call below.
         let headed = unsafe { Headed::vouch() };
         let pending = recorder::realloc_begin(ptr, layout, new_size, Home::Header(headed));
-        // Cleared first: once the inner allocator has moved the block, its
-        // old address may be another thread's.
-        header::unmark(ptr);
         // SAFETY: `ptr` is headed, so `base_ptr(ptr)` is the inner block of
         // `outer`; `new_outer.size()` is valid for its alignment.
         let base = unsafe {
@@ -190,8 +195,7 @@ impl<A: GlobalAlloc> Profiler<A> {
                 .realloc(header::base_ptr(ptr), outer, new_outer.size())
         };
         if base.is_null() {
-            // The old block is untouched, header and all.
-            header::mark(ptr);
+            // The old block is untouched, header, bit and all.
             recorder::realloc_end(pending, ptr, base, layout, new_size, Home::Header(headed));
             return base;
         }
@@ -220,6 +224,7 @@ impl<A: GlobalAlloc> Profiler<A> {
             // program cannot go on correctly.
             std::process::abort();
         }
+        header::note_plain(plain);
         // SAFETY: both blocks are live, distinct and at least `new_size`
         // bytes past `new_ptr` and `plain`.
         unsafe { std::ptr::copy_nonoverlapping(new_ptr, plain, new_size) };

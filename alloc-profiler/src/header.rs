@@ -13,7 +13,14 @@
 //! says. That keeps blocks apart even when the inner allocator packs small
 //! blocks end to end: another block can start in the same 16 bytes as a
 //! headed one only after it, off that alignment. (Aligning to 16 costs glibc
-//! and Rust's `System` nothing: `malloc` aligns every block to 16.) Blocks allocated before the
+//! and Rust's `System` nothing: `malloc` aligns every block to 16.)
+//!
+//! A free leaves its block's bit set: the next block the inner allocator
+//! makes at that address either has a header too (its bit is already right,
+//! and [`mark`] only reads it) or has none, and then the wrapper clears the
+//! bit ([`note_plain`]) before handing the block out. So a program that
+//! reuses addresses, as every allocator makes it do, pays no atomic write to
+//! the bitmap on its frees or on most of its allocations. Blocks allocated before the
 //! session, outside one, or with a larger alignment have none; the live table
 //! keeps those. A headed block keeps its header for its whole life, session or
 //! not, so the wrapper strips it whenever the block is freed or reallocated.
@@ -194,8 +201,10 @@ pub fn is_headed(ptr: *mut u8) -> bool {
     !leaf.is_null() && unsafe { word_of(leaf, word) }.load(Ordering::Relaxed) & bit != 0
 }
 
-/// Notes that the block at `ptr` carries a header. False, with nothing
-/// noted, when its address is beyond the bitmap or the leaf cannot be mapped.
+/// Notes that the block at `ptr`, just made by the inner allocator, carries
+/// a header (its bit is often still set by a headed block freed there: then
+/// it is only read). False, with nothing noted, when its address is beyond
+/// the bitmap or the leaf cannot be mapped.
 #[inline]
 pub fn mark(ptr: *mut u8) -> bool {
     let (leaf, word, bit) = place(ptr as usize);
@@ -211,19 +220,36 @@ pub fn mark(ptr: *mut u8) -> bool {
     }
     // SAFETY: `l` is the entry of `LEAVES` (just mapped, or found non-null),
     // and `word` from `place`.
-    unsafe { word_of(l, word) }.fetch_or(bit, Ordering::Relaxed);
+    let w = unsafe { word_of(l, word) };
+    // No other thread changes this bit while the block is ours, so a plain
+    // read first spares the locked write when the bit is already set.
+    if w.load(Ordering::Relaxed) & bit == 0 {
+        w.fetch_or(bit, Ordering::Relaxed);
+    }
     true
 }
 
-/// Notes that the block at `ptr` no longer exists (it was marked).
+/// Notes that the block at `ptr`, just made by the inner allocator (by
+/// `alloc` or by moving a block in `realloc`), has no header: clears the bit
+/// a headed block freed at that address left set.
 #[inline]
-pub fn unmark(ptr: *mut u8) {
+pub fn note_plain(ptr: *mut u8) {
+    if !(ptr as usize).is_multiple_of(SIZE) {
+        // Never taken for headed (see `is_headed`), and its bit may be a
+        // live headed block's just before it.
+        return;
+    }
     let (leaf, word, bit) = place(ptr as usize);
     if let Some(slot) = leaf_slot(leaf) {
         let l = slot.load(Ordering::Acquire);
         if !l.is_null() {
             // SAFETY: a non-null entry of `LEAVES`, and `word` from `place`.
-            unsafe { word_of(l, word) }.fetch_and(!bit, Ordering::Relaxed);
+            let w = unsafe { word_of(l, word) };
+            // Set only if a headed block was freed here; no other thread
+            // sets it while the block is ours.
+            if w.load(Ordering::Relaxed) & bit != 0 {
+                w.fetch_and(!bit, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -332,19 +358,38 @@ mod tests {
         }
         assert!(!is_headed(b), "the next 16 bytes are another block's");
         assert!(mark(b) && mark(c));
-        unmark(a);
+        note_plain(a);
         assert!(!is_headed(a) && is_headed(b) && is_headed(c));
-        unmark(b);
-        unmark(c);
+        note_plain(b);
+        note_plain(c);
         assert!(!is_headed(b) && !is_headed(c));
         // The last unit of a leaf and the first of the next.
         let (end, next) = (addr(2, UNITS - 1), addr(3, 0));
         assert!(mark(end) && mark(next));
         assert!(is_headed(end) && is_headed(next));
         assert!(!is_headed(addr(2, UNITS - 2)));
-        unmark(end);
-        unmark(next);
+        note_plain(end);
+        note_plain(next);
         assert!(bitmap_resident_bytes() > 0);
+    }
+
+    #[test]
+    fn a_freed_headed_block_s_bit_stays_until_a_plain_block_takes_its_place() {
+        let (a, off) = (addr(4, 10), addr(4, 20).wrapping_add(8));
+        assert!(mark(a));
+        // Freed, then another headed block at the same address: still set.
+        assert!(mark(a) && is_headed(a));
+        // A plain block there clears it; one off the alignment leaves the
+        // bit of the headed block whose 16 bytes it shares.
+        note_plain(a);
+        assert!(!is_headed(a));
+        note_plain(a);
+        assert!(!is_headed(a), "clearing a clear bit changes nothing");
+        let headed = addr(4, 20);
+        assert!(mark(headed));
+        note_plain(off);
+        assert!(is_headed(headed) && !is_headed(off));
+        note_plain(headed);
     }
 
     #[test]
@@ -352,7 +397,7 @@ mod tests {
         let far = std::ptr::without_provenance_mut(1 << ADDRESS_BITS);
         assert!(!mark(far));
         assert!(!is_headed(far));
-        unmark(far);
+        note_plain(far);
     }
 
     #[test]
@@ -370,7 +415,7 @@ mod tests {
                             assert!(is_headed(p), "round {round}");
                         }
                         for i in (t..units).step_by(4) {
-                            unmark(addr(5, i));
+                            note_plain(addr(5, i));
                         }
                     }
                 });
