@@ -42,9 +42,9 @@ impl<A> Profiler<A> {
 // asked): a block of the requested layout either way. The bitmap of
 // `header.rs` says which blocks are offset (a block's bit is set when it is
 // made with a header, and cleared when a block without one is made at its
-// address), so each goes back to the inner allocator exactly as it came. The recorder
-// calls around it never unwind, never touch the program's bytes and never
-// allocate through this allocator.
+// address), so each goes back to the inner allocator exactly as it came. The
+// recorder calls around it never unwind, never touch the program's bytes and
+// never allocate through this allocator.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {

@@ -20,10 +20,12 @@
 //! and [`mark`] only reads it) or has none, and then the wrapper clears the
 //! bit ([`note_plain`]) before handing the block out. So a program that
 //! reuses addresses, as every allocator makes it do, pays no atomic write to
-//! the bitmap on its frees or on most of its allocations. Blocks allocated before the
-//! session, outside one, or with a larger alignment have none; the live table
-//! keeps those. A headed block keeps its header for its whole life, session or
-//! not, so the wrapper strips it whenever the block is freed or reallocated.
+//! the bitmap on its frees or on most of its allocations.
+//!
+//! Blocks allocated before the session, outside one, or with a larger
+//! alignment have none; the live table keeps those. A headed block keeps its
+//! header for its whole life, session or not, so the wrapper strips it
+//! whenever the block is freed or reallocated.
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
