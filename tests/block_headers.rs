@@ -344,7 +344,6 @@ fn threads_reusing_addresses_as_a_session_ends_free_every_block_as_it_came() {
             made
         }
     };
-    STOP.store(false, Ordering::Relaxed);
     let threads: Vec<_> = (1..=4u64)
         .map(|t| std::thread::spawn(churn(t * 0x9E37_79B9)))
         .collect();

@@ -94,9 +94,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
         // SAFETY: the caller upholds `realloc`'s contract for ptr, layout and
         // new_size; the inner allocator allocated ptr as it is.
         let new_ptr = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        if new_ptr != ptr && !new_ptr.is_null() {
-            header::note_plain(new_ptr);
-        }
+        header::note_plain(new_ptr);
         recorder::realloc_end(pending, ptr, new_ptr, layout, new_size, Home::Table);
         new_ptr
     }
@@ -126,9 +124,7 @@ impl<A: GlobalAlloc> Profiler<A> {
         }
         // SAFETY: the caller's contract for `layout`.
         let ptr = unsafe { inner_alloc(&self.inner, layout) };
-        if !ptr.is_null() {
-            header::note_plain(ptr);
-        }
+        header::note_plain(ptr);
         recorder::on_alloc(ptr, layout, kind, Home::Table);
         ptr
     }

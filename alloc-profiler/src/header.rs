@@ -231,14 +231,15 @@ pub fn mark(ptr: *mut u8) -> bool {
     true
 }
 
-/// Notes that the block at `ptr`, just made by the inner allocator (by
-/// `alloc` or by moving a block in `realloc`), has no header: clears the bit
-/// a headed block freed at that address left set.
+/// Notes that the block at `ptr`, just returned by the inner allocator's
+/// `alloc`, `alloc_zeroed` or `realloc`, has no header: clears the bit a
+/// headed block freed at that address left set. Nothing for a null pointer
+/// (no block).
 #[inline]
 pub fn note_plain(ptr: *mut u8) {
-    if !(ptr as usize).is_multiple_of(SIZE) {
-        // Never taken for headed (see `is_headed`), and its bit may be a
-        // live headed block's just before it.
+    if ptr.is_null() || !(ptr as usize).is_multiple_of(SIZE) {
+        // No block; or one never taken for headed (see `is_headed`), whose
+        // bit may be a live headed block's just before it.
         return;
     }
     let (leaf, word, bit) = place(ptr as usize);
@@ -392,6 +393,7 @@ mod tests {
         note_plain(off);
         assert!(is_headed(headed) && !is_headed(off));
         note_plain(headed);
+        note_plain(std::ptr::null_mut()); // no block: nothing to clear
     }
 
     #[test]
