@@ -6,6 +6,8 @@
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use crate::stack_hash;
+
 /// The most frames any stack keeps.
 pub const MAX_FRAMES: usize = 128;
 
@@ -76,19 +78,38 @@ pub fn written(out: &[MaybeUninit<usize>], n: usize) -> &[usize] {
     unsafe { std::slice::from_raw_parts(init.as_ptr().cast::<usize>(), init.len()) }
 }
 
-/// Fills `out` with return addresses, innermost first, and returns how many.
+/// What a capture wrote: how many return addresses, and their hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Captured {
+    /// Addresses written to the start of the buffer.
+    pub len: usize,
+    /// [`stack_hash::of`] those addresses.
+    pub hash: u64,
+}
+
+impl Captured {
+    fn of(out: &[MaybeUninit<usize>], len: usize) -> Self {
+        Self {
+            len,
+            hash: stack_hash::of(written(out, len)),
+        }
+    }
+}
+
+/// Fills `out` with return addresses, innermost first, and says how many.
 #[inline]
-pub fn capture(out: &mut [MaybeUninit<usize>], stack_hi: usize) -> usize {
+pub fn capture(out: &mut [MaybeUninit<usize>], stack_hi: usize) -> Captured {
     if METHOD.load(Ordering::Relaxed) == FP {
         walk_frame_pointers(out, stack_hi)
     } else {
-        unwind(out)
+        let len = unwind(out);
+        Captured::of(out, len)
     }
 }
 
 /// Walks the frame-pointer chain from the caller's frame.
 #[inline(never)]
-pub fn walk_frame_pointers(out: &mut [MaybeUninit<usize>], stack_hi: usize) -> usize {
+pub fn walk_frame_pointers(out: &mut [MaybeUninit<usize>], stack_hi: usize) -> Captured {
     walk_from(frame_pointer(), stack_pointer(), stack_hi, out)
 }
 
@@ -96,43 +117,53 @@ pub fn walk_frame_pointers(out: &mut [MaybeUninit<usize>], stack_hi: usize) -> u
 /// live part of this thread's stack, from the stack pointer to the stack's
 /// base, which is all mapped. Without frame pointers the register holds
 /// anything (0, a heap address, a counter); such a value fails the bounds
-/// check and the walk stops, having read nothing outside the stack.
-pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usize>]) -> usize {
+/// check and the walk stops, having read nothing outside the stack. Each
+/// address is hashed as it is read (`stack_hash`).
+pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usize>]) -> Captured {
+    let mut h = stack_hash::SEED;
+    let mut n = 0;
     // The highest address a 16-byte frame record may start at. Each record
     // links to a higher one (checked below), so once the first is at or
-    // above `lo`, all are: the loop checks only the upper bound.
+    // above `lo`, all are.
     let Some(last) = hi.checked_sub(16) else {
-        return 0;
-    };
-    if fp < lo {
-        return 0;
-    }
-    let mut n = 0;
-    for slot in out.iter_mut() {
-        if fp > last || !fp.is_multiple_of(std::mem::align_of::<usize>()) {
-            break;
-        }
-        // SAFETY: fp is aligned and [fp, fp+16) lies inside [lo, hi) (fp >=
-        // lo: the first fp was checked and each next one is higher; fp + 16
-        // <= hi: checked above), the live part of this thread's stack (from
-        // the walking function's stack pointer to the stack's base), which
-        // is mapped and readable; a frame record is (saved fp, return
-        // address).
-        let (next, ret) = unsafe {
-            let rec = fp as *const usize;
-            (rec.read(), rec.add(1).read())
+        return Captured {
+            len: 0,
+            hash: stack_hash::finish(h, 0),
         };
-        if ret == 0 {
-            break;
+    };
+    if fp >= lo && fp <= last && is_aligned(fp) {
+        for slot in out.iter_mut() {
+            // SAFETY: fp is aligned and [fp, fp+16) lies inside [lo, hi)
+            // (lo <= fp <= hi - 16: checked for the first fp above, and for
+            // each next one below), the live part of this thread's stack
+            // (from the walking function's stack pointer to the stack's
+            // base), which is mapped and readable; a frame record is (saved
+            // fp, return address).
+            let (next, ret) = unsafe {
+                let rec = fp as *const usize;
+                (rec.read(), rec.add(1).read())
+            };
+            if ret == 0 {
+                break;
+            }
+            slot.write(ret);
+            n += 1;
+            h = stack_hash::step(h, ret);
+            if next <= fp || next > last || !is_aligned(next) {
+                break;
+            }
+            fp = next;
         }
-        slot.write(ret);
-        n += 1;
-        if next <= fp {
-            break;
-        }
-        fp = next;
     }
-    n
+    Captured {
+        len: n,
+        hash: stack_hash::finish(h, n),
+    }
+}
+
+#[inline(always)]
+fn is_aligned(fp: usize) -> bool {
+    fp.is_multiple_of(std::mem::align_of::<usize>())
 }
 
 /// The stack pointer of the calling function (an approximation from below is
@@ -243,7 +274,7 @@ fn probe_inner() -> bool {
     let hi = current_stack_hi().unwrap_or(0);
     let mut fp = buf::<8>();
     let mut uw = buf::<16>();
-    let nf = walk_frame_pointers(&mut fp, hi);
+    let nf = walk_frame_pointers(&mut fp, hi).len;
     let nu = unwind(&mut uw);
     let fp = written(&fp, nf);
     let uw = written(&uw, nu);
@@ -258,7 +289,7 @@ mod tests {
     use super::*;
 
     #[inline(never)]
-    fn nested(depth: u32, out: &mut [MaybeUninit<usize>], hi: usize) -> usize {
+    fn nested(depth: u32, out: &mut [MaybeUninit<usize>], hi: usize) -> Captured {
         if depth == 0 {
             walk_frame_pointers(out, hi)
         } else {
@@ -279,8 +310,9 @@ mod tests {
         assert!(frame_pointers_work());
         let hi = current_stack_hi().unwrap();
         let mut out = buf::<64>();
-        let n = nested(10, &mut out, hi);
-        assert!(n >= 11, "walked only {n} frames");
+        let walked = nested(10, &mut out, hi);
+        assert!(walked.len >= 11, "walked only {} frames", walked.len);
+        assert_eq!(walked.hash, stack_hash::of(written(&out, walked.len)));
     }
 
     #[test]
@@ -299,21 +331,25 @@ mod tests {
             &*heap as *const _ as usize,
             lo + 3,
         ] {
-            assert_eq!(walk_from(fp, lo, hi, &mut out), 0, "followed {fp:#x}");
+            assert_eq!(walk_from(fp, lo, hi, &mut out).len, 0, "followed {fp:#x}");
         }
         // A record chain pointing out of the stack stops there.
         let mut record = [0usize, 0x1234];
         record[0] = &*heap as *const _ as usize;
         let fp = record.as_ptr() as usize;
-        assert_eq!(walk_from(fp, lo, hi, &mut out), 1);
+        let walked = walk_from(fp, lo, hi, &mut out);
+        assert_eq!(walked.len, 1);
         assert_eq!(written(&out, 1), [0x1234]);
+        assert_eq!(walked.hash, stack_hash::of(&[0x1234]));
     }
 
     #[test]
     fn walk_stops_at_the_buffer_size() {
         let hi = current_stack_hi().unwrap();
         let mut out = buf::<3>();
-        assert_eq!(nested(10, &mut out, hi), 3);
+        let walked = nested(10, &mut out, hi);
+        assert_eq!(walked.len, 3);
+        assert_eq!(walked.hash, stack_hash::of(written(&out, 3)));
     }
 
     #[test]

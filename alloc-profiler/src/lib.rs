@@ -106,6 +106,7 @@ mod recorder;
 mod sampling;
 mod session;
 mod spin;
+mod stack_hash;
 mod stack_table;
 mod symbolize;
 mod thread;

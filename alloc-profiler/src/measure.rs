@@ -229,13 +229,14 @@ struct Counts {
 fn remember_site(ts: &ThreadState, bytes: u64) {
     let mut site = RawSite::EMPTY;
     let mut buf = capture::buf::<SITE_FRAMES>();
-    let n = capture::capture(&mut buf, ts.stack_hi());
+    let captured = capture::capture(&mut buf, ts.stack_hi());
+    let n = captured.len;
     let frames = capture::written(&buf, n);
     if let Some(dst) = site.frames.get_mut(..n) {
         dst.copy_from_slice(frames);
     }
     site.len = n as u32;
-    site.hash = crate::stack_table::hash(site.frames.get(..n).unwrap_or(&[]));
+    site.hash = captured.hash;
     site.events = 1;
     site.bytes = bytes;
     // Never borrowed elsewhere while an allocation is counted (scopes borrow

@@ -90,6 +90,9 @@ pub struct Record {
     generation: u32,
     ring: *mut RawEvent,
     ring_cap: usize,
+    /// Where the next event goes: `written % ring_cap`, kept apart so that
+    /// an event costs no division.
+    ring_pos: usize,
     /// Events pushed this session.
     pub written: u64,
     /// Sizes of blocks handed out.
@@ -113,6 +116,7 @@ impl Record {
         generation: 0,
         ring: std::ptr::null_mut(),
         ring_cap: 0,
+        ring_pos: 0,
         written: 0,
         sizes: Hist::ZERO,
         aligns: Hist::ZERO,
@@ -142,6 +146,7 @@ impl Record {
         self.generation = generation;
         self.tally.start(index);
         self.written = 0;
+        self.ring_pos = 0;
         self.sizes = Hist::ZERO;
         self.aligns = Hist::ZERO;
         self.lifetimes = Hist::ZERO;
@@ -175,10 +180,13 @@ impl Record {
     /// Appends an event, overwriting the oldest when the ring is full.
     #[inline]
     pub fn push(&mut self, e: RawEvent) {
-        if self.ring_cap > 0 {
-            let i = (self.written % self.ring_cap as u64) as usize;
-            // SAFETY: i < ring_cap, the ring's length; we hold the lock.
-            unsafe { self.ring.add(i).write(e) };
+        if self.ring_pos < self.ring_cap {
+            // SAFETY: ring_pos < ring_cap, the ring's length; we hold the lock.
+            unsafe { self.ring.add(self.ring_pos).write(e) };
+            self.ring_pos += 1;
+            if self.ring_pos == self.ring_cap {
+                self.ring_pos = 0;
+            }
         }
         self.written += 1;
     }

@@ -115,7 +115,7 @@ fn generation() -> u32 {
 /// never zeroed, and stays where the caller declared it (no 1 KiB copies).
 struct Frames {
     addrs: capture::Buf<MAX_FRAMES>,
-    len: usize,
+    captured: capture::Captured,
 }
 
 impl Frames {
@@ -123,7 +123,7 @@ impl Frames {
     const fn new() -> Self {
         Self {
             addrs: capture::buf(),
-            len: 0,
+            captured: capture::Captured { len: 0, hash: 0 },
         }
     }
 
@@ -131,14 +131,21 @@ impl Frames {
     #[inline(always)]
     fn capture(&mut self, ts: &ThreadState) {
         let max = MAX_FRAMES_CFG.load(Ordering::Relaxed).min(MAX_FRAMES);
-        self.len = capture::capture(self.addrs.get_mut(..max).unwrap_or(&mut []), ts.stack_hi());
+        self.captured =
+            capture::capture(self.addrs.get_mut(..max).unwrap_or(&mut []), ts.stack_hi());
     }
 
     /// Interns the stack. Only under the thread's record lock, with the
     /// session on: a new session resets the table holding every record lock.
     #[inline]
     fn intern(&self, ts: &ThreadState, generation: u32) -> u32 {
-        stack_table::intern(capture::written(&self.addrs, self.len), ts, generation)
+        let Frames { addrs, captured } = self;
+        stack_table::intern(
+            capture::written(addrs, captured.len),
+            captured.hash,
+            ts,
+            generation,
+        )
     }
 }
 

@@ -271,27 +271,11 @@ pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
     f(unsafe { CREATOR.raw() });
 }
 
-/// Hashes a stack (never 0). Each frame costs a rotation and an exclusive
-/// or, a two-cycle dependency chain (a multiplication per frame made the
-/// chain five cycles long, longer than the frame walk's own loads); one
-/// multiplication at the end spreads the bits. Collisions only cost time:
-/// every lookup compares the frames themselves.
+/// Returns the id of `frames`, whose hash ([`crate::stack_hash`]) is `h`,
+/// storing the stack on first sight; returns [`UNRECORDED`] (and counts it)
+/// when the stack could not be stored.
 #[inline]
-pub fn hash(frames: &[usize]) -> u64 {
-    let mut h: u64 = 0x9E37_79B9_7F4A_7C15 ^ frames.len() as u64;
-    for &f in frames {
-        h = h.rotate_left(7) ^ f as u64;
-    }
-    h ^= h >> 31;
-    h = h.wrapping_mul(0x517C_C1B7_2722_0A95);
-    (h ^ (h >> 29)) | 1
-}
-
-/// Returns the id of `frames`, storing the stack on first sight; returns
-/// [`UNRECORDED`] (and counts it) when the stack could not be stored.
-#[inline]
-pub fn intern(frames: &[usize], ts: &ThreadState, generation: u32) -> u32 {
-    let h = hash(frames);
+pub fn intern(frames: &[usize], h: u64, ts: &ThreadState, generation: u32) -> u32 {
     if ts.cache_gen.get() != generation {
         for c in &ts.cache {
             c.set((0, 0));
@@ -346,33 +330,37 @@ mod tests {
     use super::*;
     use crate::thread::with_state;
 
+    fn put(frames: &[usize], ts: &ThreadState, generation: u32) -> u32 {
+        intern(frames, crate::stack_hash::of(frames), ts, generation)
+    }
+
     // One test owns the global table, so the steps run in order.
     #[test]
     fn interning_is_stable_distinct_and_survives_reset() {
         reset();
         assert_eq!(count(), 1);
         with_state(|ts| {
-            let a = intern(&[1, 2, 3], ts, 1);
-            let b = intern(&[1, 2, 4], ts, 1);
+            let a = put(&[1, 2, 3], ts, 1);
+            let b = put(&[1, 2, 4], ts, 1);
             assert_ne!(a, UNRECORDED);
             assert_ne!(a, b);
-            assert_eq!(intern(&[1, 2, 3], ts, 1), a, "cached");
+            assert_eq!(put(&[1, 2, 3], ts, 1), a, "cached");
             // Another thread finds the same id through the shared index.
             let from_other =
-                std::thread::spawn(|| with_state(|ts| intern(&[1, 2, 3], ts, 1)).unwrap())
+                std::thread::spawn(|| with_state(|ts| put(&[1, 2, 3], ts, 1)).unwrap())
                     .join()
                     .unwrap();
             assert_eq!(from_other, a);
             assert_eq!(entry(a).unwrap().frames(), &[1, 2, 3]);
             // Many stacks force the index to grow.
             let n = if cfg!(miri) { 600 } else { 5000usize };
-            let ids: Vec<u32> = (0..n).map(|i| intern(&[i, i + 1], ts, 1)).collect();
+            let ids: Vec<u32> = (0..n).map(|i| put(&[i, i + 1], ts, 1)).collect();
             for (i, &id) in ids.iter().enumerate() {
                 assert_eq!(entry(id).unwrap().frames(), &[i, i + 1]);
             }
             reset();
             // A stale per-thread cache from the last session is not trusted.
-            let c = intern(&[9, 9], ts, 2);
+            let c = put(&[9, 9], ts, 2);
             assert_eq!(entry(c).unwrap().frames(), &[9, 9]);
             assert_eq!(count(), 2);
         })

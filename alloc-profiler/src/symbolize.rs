@@ -102,7 +102,7 @@ mod tests {
         fn here() -> usize {
             let mut out = crate::capture::buf::<4>();
             let hi = crate::capture::current_stack_hi().unwrap();
-            let n = crate::capture::walk_frame_pointers(&mut out, hi);
+            let n = crate::capture::walk_frame_pointers(&mut out, hi).len;
             assert!(n > 1);
             crate::capture::written(&out, n)[0]
         }
