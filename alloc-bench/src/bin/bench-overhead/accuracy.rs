@@ -19,6 +19,8 @@ pub struct Row {
     pub name: String,
     /// Its stack id in the exact profile.
     pub stack: Option<u32>,
+    /// Allocations and reallocations at that stack in the exact profile.
+    pub events: u64,
 }
 
 impl Row {
@@ -48,6 +50,11 @@ pub fn load(path: &Path) -> Result<(Profile, Option<String>), String> {
 /// happen to a large callsite.
 pub fn compare(exact: &Profile, sampled: &Profile, by: Metric, n: usize) -> Vec<Row> {
     let d = diff(exact, sampled, &DiffOptions::new(by, None));
+    let events: std::collections::HashMap<u32, u64> = exact
+        .callsites
+        .iter()
+        .map(|c| (c.stack, c.blocks + c.reallocs))
+        .collect();
     let mut rows: Vec<Row> = d
         .rows
         .iter()
@@ -56,6 +63,10 @@ pub fn compare(exact: &Profile, sampled: &Profile, by: Metric, n: usize) -> Vec<
             estimate: r.new,
             name: r.old_stack.map_or_else(|| "?".into(), |s| name(exact, s)),
             stack: r.old_stack,
+            events: r
+                .old_stack
+                .and_then(|s| events.get(&s).copied())
+                .unwrap_or(0),
         })
         .collect();
     rows.sort_unstable_by(|a, b| b.exact.cmp(&a.exact).then_with(|| a.name.cmp(&b.name)));
@@ -86,4 +97,80 @@ fn name(p: &Profile, stack: u32) -> String {
                 }
             },
         )
+}
+
+/// The relative standard deviation chance alone gives the byte estimate of
+/// a callsite of `bytes` in `events` allocations, under Poisson byte
+/// sampling at `rate` with the weights `size / (1 - exp(-size / rate))`,
+/// taking every event at the callsite's mean size (a model: the profile
+/// keeps no sizes per callsite). An event of `s` bytes is sampled with
+/// probability `p = 1 - exp(-s / rate)` and then counts `s / p`, so the
+/// estimate's variance is `events * s² * (1 - p) / p`: about `bytes *
+/// rate` for blocks far smaller than the rate, and nothing for blocks far
+/// larger, which are always sampled.
+pub fn relative_sd(bytes: u64, events: u64, rate: f64) -> f64 {
+    if bytes == 0 || events == 0 {
+        return 0.0;
+    }
+    let n = events as f64;
+    let size = bytes as f64 / n;
+    let p = -(-size / rate).exp_m1();
+    ((1.0 - p) / (p * n)).sqrt()
+}
+
+/// The probability that an estimate whose relative error is normal with
+/// standard deviation `sd` lands within `±tol` (both as fractions).
+pub fn chance_within(sd: f64, tol: f64) -> f64 {
+    if sd <= 0.0 {
+        return 1.0;
+    }
+    erf(tol / (sd * std::f64::consts::SQRT_2))
+}
+
+/// The error function, to within 1.5e-7 (Abramowitz and Stegun, 7.1.26).
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let y = 1.0 - poly * (-x * x).exp();
+    if x < 0.0 { -y } else { y }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: f64 = 524_288.0;
+
+    #[test]
+    fn small_blocks_give_one_over_the_root_of_the_expected_samples() {
+        // 100 MB in 64-byte blocks: about 200 samples, so about 7%.
+        let sd = relative_sd(100_000_000, 100_000_000 / 64, RATE);
+        let expected = 1.0 / (100_000_000.0 / RATE).sqrt();
+        assert!(
+            (sd - expected).abs() < 0.001 * expected,
+            "{sd} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn blocks_far_larger_than_the_rate_are_exact() {
+        // 1024 blocks of 8 MiB, 16 times the rate: each is missed with
+        // probability exp(-16).
+        assert!(relative_sd(8 << 30, 1024, RATE) < 1e-4);
+        assert_eq!(relative_sd(0, 0, RATE), 0.0);
+        assert_eq!(chance_within(0.0, 0.1), 1.0);
+    }
+
+    #[test]
+    fn chance_within_follows_the_normal_distribution() {
+        // One, two and three standard deviations.
+        for (k, p) in [(1.0, 0.682_689), (2.0, 0.954_500), (3.0, 0.997_300)] {
+            let got = chance_within(0.1 / k, 0.1);
+            assert!((got - p).abs() < 1e-6, "{k} sd: {got} vs {p}");
+        }
+        assert!(erf(-1.0) < 0.0 && (erf(-1.0) + erf(1.0)).abs() < 1e-12);
+    }
 }

@@ -618,26 +618,31 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
         })
         .collect();
     println!(
-        "  top {} callsites by bytes allocated: exact, seed 0's estimate and error; over {} seeds: mean error, range, chance's standard deviation (sd: 100% / sqrt(bytes / 512 KiB)), and the mean in standard errors (z: mean / (sd / sqrt(seeds)); an unbiased estimator keeps |z| below about 2 for most callsites)",
+        "  top {} callsites by bytes allocated: exact, seed 0's estimate and error; over {} seeds: mean error, range, chance's standard deviation (sd: 100% / sqrt(bytes / 512 KiB), as for blocks far smaller than the rate), the mean in standard errors (z: mean / (sd / sqrt(seeds)); an unbiased estimator keeps |z| below about 2 for most callsites), and the chance of landing within 10% (P: chance alone, the callsite's events taken at their mean size)",
         rows.len(),
         opts.seeds
     );
     let mut worst = 0.0f64;
-    let (mut within, mut all) = (0usize, 0usize);
+    let (mut within, mut all, mut within0) = (0usize, 0usize, 0usize);
     let mut worst_z = 0.0f64;
+    let (mut expected_within, mut all_within) = (0.0f64, 1.0f64);
     for (r, errs) in rows.iter().zip(&errors) {
         worst = worst.max(r.error_pct().abs());
+        within0 += usize::from(r.error_pct().abs() <= 10.0);
         within += errs.iter().filter(|e| e.abs() <= 10.0).count();
         all += errs.len();
         let mean = errs.iter().sum::<f64>() / errs.len().max(1) as f64;
         let sd = 100.0 / (r.exact.max(1) as f64 / rate).sqrt();
         let z = mean / (sd / (errs.len().max(1) as f64).sqrt());
         worst_z = worst_z.max(z.abs());
+        let chance = accuracy::chance_within(accuracy::relative_sd(r.exact, r.events, rate), 0.10);
+        expected_within += chance;
+        all_within *= chance;
         let (lo, hi) = errs
             .iter()
             .fold((f64::MAX, f64::MIN), |(l, h), e| (l.min(*e), h.max(*e)));
         println!(
-            "  {:>12} {:>12} {:>+7.2}%  mean {:>+6.2}%  {:>+7.2}% .. {:>+7.2}%  sd {:>5.1}%  z {:>+5.2}  {}",
+            "  {:>12} {:>12} {:>+7.2}%  mean {:>+6.2}%  {:>+7.2}% .. {:>+7.2}%  sd {:>5.1}%  z {:>+5.2}  P {:>3.0}%  {}",
             r.exact,
             r.estimate,
             r.error_pct(),
@@ -646,9 +651,18 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
             hi,
             sd,
             z,
+            100.0 * chance,
             r.name
         );
     }
+    println!(
+        "  within 10%: seed 0 {within0} of {}, all seeds {within} of {all}; chance alone expects {:.1} of {} per run, and all {} in {:.1}% of runs",
+        rows.len(),
+        expected_within,
+        rows.len(),
+        rows.len(),
+        100.0 * all_within
+    );
     let blocks = accuracy::compare(&exact, &sampled[0], alloc_core::metric::Metric::Blocks, 10);
     println!(
         "  top {} callsites by blocks allocated (seed 0): exact, sampled estimate, error",
@@ -666,8 +680,9 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
     targets.push(Target {
         what: "sampled byte estimates of the top 10 callsites within 10%".into(),
         measured: format!(
-            "worst {worst:.1}% (seed 0); {within} of {all} within over {} seeds, |z| <= {worst_z:.1}",
-            opts.seeds
+            "worst {worst:.1}% (seed 0); {within} of {all} within over {} seeds, |z| <= {worst_z:.1}; chance alone: all within in {:.0}% of runs",
+            opts.seeds,
+            100.0 * all_within
         ),
         met: Some(worst <= 10.0),
     });
