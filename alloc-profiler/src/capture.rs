@@ -132,7 +132,7 @@ pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usi
         };
     };
     if fp >= lo && fp <= last && is_aligned(fp) {
-        for slot in out.iter_mut() {
+        while let Some(slot) = out.get_mut(n) {
             // SAFETY: fp is aligned and [fp, fp+16) lies inside [lo, hi)
             // (lo <= fp <= hi - 16: checked for the first fp above, and for
             // each next one below), the live part of this thread's stack
@@ -149,7 +149,7 @@ pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usi
             slot.write(ret);
             n += 1;
             h = stack_hash::step(h, ret);
-            if next <= fp || next > last || !is_aligned(next) {
+            if next <= fp || next > last || next & (align_of::<usize>() - 1) != 0 {
                 break;
             }
             fp = next;
