@@ -122,16 +122,14 @@ pub fn walk_frame_pointers(out: &mut [MaybeUninit<usize>], stack_hi: usize) -> C
 pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usize>]) -> Captured {
     let mut h = stack_hash::SEED;
     let mut n = 0;
-    // The highest address a 16-byte frame record may start at. Each record
-    // links to a higher one (checked below), so once the first is at or
-    // above `lo`, all are.
-    let Some(last) = hi.checked_sub(16) else {
-        return Captured {
-            len: 0,
-            hash: stack_hash::finish(h, 0),
-        };
-    };
-    if fp >= lo && fp <= last && is_aligned(fp) {
+    // `last` is the highest address a 16-byte frame record may start at.
+    // Each record links to a higher one (checked below), so once the first
+    // is at or above `lo`, all are.
+    if let Some(last) = hi.checked_sub(16)
+        && fp >= lo
+        && fp <= last
+        && is_aligned(fp)
+    {
         while let Some(slot) = out.get_mut(n) {
             // SAFETY: fp is aligned and [fp, fp+16) lies inside [lo, hi)
             // (lo <= fp <= hi - 16: checked for the first fp above, and for
@@ -149,7 +147,7 @@ pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usi
             slot.write(ret);
             n += 1;
             h = stack_hash::step(h, ret);
-            if next <= fp || next > last || next & (align_of::<usize>() - 1) != 0 {
+            if next <= fp || next > last || !is_aligned(next) {
                 break;
             }
             fp = next;
