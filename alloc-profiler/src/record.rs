@@ -126,6 +126,7 @@ impl Record {
     };
 
     /// True when this record holds data of session `generation`.
+    #[inline]
     pub fn is_current(&self, generation: u32) -> bool {
         self.generation == generation
     }

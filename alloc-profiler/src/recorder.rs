@@ -149,18 +149,37 @@ impl Frames {
     }
 }
 
+/// The calling thread's record, locked.
+type LockedRecord = crate::spin::SpinMutexGuard<'static, record::Record>;
+
 /// Locks the calling thread's record if the session still records, preparing
-/// it for this session.
-#[inline]
-fn lock_record(
+/// it for this session. Inlined: the usual case (the thread named, the record
+/// this session's, room in its log) is a lock and four comparisons; the rest
+/// is [`lock_record_slow`].
+#[inline(always)]
+fn lock_record(ts: &ThreadState) -> Option<(LockedRecord, u32)> {
+    let rec = record::of_thread(ts.id()).lock();
+    if STATE.load(Ordering::Acquire) != ON {
+        return None;
+    }
+    let generation = GENERATION.load(Ordering::Relaxed);
+    if ts.named_gen.get() == generation && rec.is_current(generation) && !rec.tally.full() {
+        return Some((rec, generation));
+    }
+    lock_record_slow(ts, rec, generation)
+}
+
+/// [`lock_record`] for a thread not yet named this session, a record of an
+/// older session, or a full heap log; `rec` is the thread's record, locked,
+/// with the session on.
+#[cold]
+#[inline(never)]
+fn lock_record_slow(
     ts: &ThreadState,
-) -> Option<(crate::spin::SpinMutexGuard<'static, record::Record>, u32)> {
+    mut rec: LockedRecord,
+    mut generation: u32,
+) -> Option<(LockedRecord, u32)> {
     loop {
-        let mut rec = record::of_thread(ts.id()).lock();
-        if STATE.load(Ordering::Acquire) != ON {
-            return None;
-        }
-        let generation = GENERATION.load(Ordering::Relaxed);
         // Every thread once per session (records can be shared by threads).
         if ts.named_gen.get() != generation {
             ts.named_gen.set(generation);
@@ -178,6 +197,11 @@ fn lock_record(
         // record's lock, so not while holding ours), then start over.
         drop(rec);
         crate::heap::merge(generation);
+        rec = record::of_thread(ts.id()).lock();
+        if STATE.load(Ordering::Acquire) != ON {
+            return None;
+        }
+        generation = GENERATION.load(Ordering::Relaxed);
     }
 }
 
