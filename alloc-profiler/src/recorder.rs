@@ -230,10 +230,11 @@ pub fn header_layout(layout: Layout) -> Option<Layout> {
 }
 
 /// Notes the session's block `b` at `ptr`; false when it cannot be kept.
-#[inline]
+/// Inlined for a header (two stores); the live table's insertion is a call.
+#[inline(always)]
 fn keep(ptr: usize, home: Home, generation: u32, b: Block) -> bool {
     match home {
-        Home::Table => live_table::insert_with(ptr, || b),
+        Home::Table => keep_in_table(ptr, b),
         Home::Header(_) => {
             // SAFETY: the `Headed` promise says `ptr` carries a header and is
             // allocated until we return.
@@ -252,12 +253,18 @@ fn keep(ptr: usize, home: Home, generation: u32, b: Block) -> bool {
     }
 }
 
+#[inline(never)]
+fn keep_in_table(ptr: usize, b: Block) -> bool {
+    live_table::insert_with(ptr, || b)
+}
+
 /// Takes out the session's block at `ptr` (of `size` bytes by its layout), if
-/// the session knows it.
-#[inline]
+/// the session knows it. Inlined for a header (one read); the live table's
+/// removal is a call.
+#[inline(always)]
 fn take(ptr: usize, home: Home, generation: u32, size: u64) -> Option<Block> {
     match home {
-        Home::Table => live_table::remove(ptr),
+        Home::Table => take_from_table(ptr),
         Home::Header(_) => {
             // SAFETY: as in `keep`; the header was written when the block was
             // allocated (by the wrapper, then maybe by `keep`).
@@ -269,6 +276,11 @@ fn take(ptr: usize, home: Home, generation: u32, size: u64) -> Option<Block> {
             })
         }
     }
+}
+
+#[inline(never)]
+fn take_from_table(ptr: usize) -> Option<Block> {
+    live_table::remove(ptr)
 }
 
 /// After the inner allocator's `alloc` or `alloc_zeroed` returned `ptr`
@@ -359,7 +371,7 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: 
 
 /// The tracked block `b` ends with the event `key` (freed, or, when
 /// sampling, replaced by an unsampled reallocation); returns its lifetime.
-#[inline]
+#[inline(always)]
 fn free_block(rec: &mut record::Record, b: &Block, key: u64) -> u64 {
     let w = sampling::weight(b.size);
     rec.tally.log(gone(key, b, w));
