@@ -158,15 +158,22 @@ type LockedRecord = crate::spin::SpinMutexGuard<'static, record::Record>;
 /// is [`lock_record_slow`].
 #[inline(always)]
 fn lock_record(ts: &ThreadState) -> Option<(LockedRecord, u32)> {
-    let rec = record::of_thread(ts.id()).lock();
-    if STATE.load(Ordering::Acquire) != ON {
-        return None;
-    }
-    let generation = GENERATION.load(Ordering::Relaxed);
+    let (rec, generation) = lock_while_on(ts)?;
     if ts.named_gen.get() == generation && rec.is_current(generation) && !rec.tally.full() {
         return Some((rec, generation));
     }
     lock_record_slow(ts, rec, generation)
+}
+
+/// The calling thread's record, locked, and the session's generation, if a
+/// session records.
+#[inline(always)]
+fn lock_while_on(ts: &ThreadState) -> Option<(LockedRecord, u32)> {
+    let rec = record::of_thread(ts.id()).lock();
+    if STATE.load(Ordering::Acquire) != ON {
+        return None;
+    }
+    Some((rec, GENERATION.load(Ordering::Relaxed)))
 }
 
 /// [`lock_record`] for a thread not yet named this session, a record of an
@@ -197,11 +204,7 @@ fn lock_record_slow(
         // record's lock, so not while holding ours), then start over.
         drop(rec);
         crate::heap::merge(generation);
-        rec = record::of_thread(ts.id()).lock();
-        if STATE.load(Ordering::Acquire) != ON {
-            return None;
-        }
-        generation = GENERATION.load(Ordering::Relaxed);
+        (rec, generation) = lock_while_on(ts)?;
     }
 }
 
