@@ -224,7 +224,8 @@ impl SessionBuilder {
     ///
     /// Turn it off for programs that hand blocks allocated in Rust to C's
     /// `free` (undefined behaviour, which a header turns into a crash), or to
-    /// have the wrapped allocator see exactly the program's sizes.
+    /// have the wrapped allocator see exactly the program's sizes and
+    /// alignments (a headed block asks it for 16 bytes more, aligned to 16).
     /// `ALLOC_PROFILER_HEADERS=0` turns it off for the environment session.
     ///
     /// ```no_run

@@ -1,9 +1,12 @@
-//! Interned stacks and their callsite aggregates.
+//! Interned stacks.
 //!
 //! Each distinct stack of raw return addresses is stored once, in memory mapped
 //! from the OS, and named by a small id. A per-thread direct-mapped cache sits
-//! in front of a sharded hash index, so a repeated stack costs one hash and one
-//! comparison. Id 0 is reserved for events whose stack could not be stored.
+//! in front of a sharded hash index, so a repeated stack costs one cache slot
+//! and one comparison of its frames; its hash comes with it from the capture
+//! (`stack_hash.rs`). Id 0 is reserved for events whose stack could not be
+//! stored. (A callsite's figures are kept by the records, `figures.rs`, and
+//! the heap clock.)
 //!
 //! Entries are never freed during a session and are reused by the next one;
 //! an id is published (through a shard lock) only after its entry is written.
