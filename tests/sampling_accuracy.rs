@@ -1,10 +1,13 @@
 //! A sampling session's per-callsite estimates are unbiased: on a known
-//! workload they come within ±10% of an exact session's figures.
+//! workload they come within ±10% of an exact session's figures, and within
+//! the 95% margins `alloc-report top` states, which match how far estimates
+//! spread from seed to seed.
 
 use std::alloc::System;
 use std::hint::black_box;
 
 use alloc_core::format::{Mode, Profile};
+use alloc_core::metric::Metric;
 use alloc_profiler::{Profiler, Session};
 
 #[global_allocator]
@@ -18,7 +21,8 @@ mod common;
 fn main() {
     sampled_estimates_are_within_ten_percent_of_exact_counts();
     a_seed_repeats_its_samples_and_another_draws_new_ones();
-    println!("sampling_accuracy: 2 passed, 0 failed");
+    stated_margins_match_the_spread_across_seeds();
+    println!("sampling_accuracy: 3 passed, 0 failed");
 }
 
 #[inline(never)]
@@ -99,6 +103,17 @@ fn sampled_estimates_are_within_ten_percent_of_exact_counts() {
         ] {
             let (e, s) = (sum(&exact, fig) as f64, sum(&sampled, fig) as f64);
             let err = (s - e).abs() / e;
+            if what == "bytes" {
+                // Within three standard deviations of the stated spread (one
+                // estimate in twenty lands outside the 95% margin itself).
+                let m = margin(&sampled, &needle);
+                assert!(
+                    err <= 3.0 / alloc_core::margin::Z_95 * m,
+                    "{f}: {:.2}% off, beyond 1.5 times the stated ±{:.2}%",
+                    err * 100.0,
+                    m * 100.0
+                );
+            }
             eprintln!(
                 "{f:>15} {what:>12}: exact {e:>12}, sampled {s:>12} ({:+.2}%)",
                 (s - e) / e * 100.0
@@ -145,6 +160,96 @@ fn a_seed_repeats_its_samples_and_another_draws_new_ones() {
         assert!(
             (s - exact).abs() / exact < 0.10,
             "tiny_churn: exact {exact}, sampled {s}"
+        );
+    }
+}
+
+/// The 95% margin of the bytes of the callsites whose stacks name `needle`,
+/// from the variances the profile keeps (sampling chances are independent
+/// between events, so the callsites' variances add); for one callsite, the
+/// margin `alloc-report top` states.
+fn margin(p: &Profile, needle: &str) -> f64 {
+    let sites = common::callsites_in(p, needle);
+    let bytes: u64 = sites.iter().map(|c| c.bytes).sum();
+    let variance: u64 = sites
+        .iter()
+        .map(|c| c.bytes_variance.expect("a sampled profile keeps variances"))
+        .sum();
+    let m = alloc_core::margin::Z_95 * (variance as f64).sqrt() / bytes as f64;
+    if let [one] = sites[..] {
+        let stated = alloc_core::margin::callsite_margin_95(p, one, Metric::Bytes).unwrap();
+        assert!((stated - m).abs() < 1e-12, "{needle}: {stated} vs {m}");
+    }
+    m
+}
+
+#[inline(never)]
+fn small_work() {
+    tiny_churn();
+    kilobyte_churn();
+}
+
+fn stated_margins_match_the_spread_across_seeds() {
+    // At 64 KiB, tiny_churn's 24 MB give about 370 samples (a 95% margin of
+    // about 10%) and kilobyte_churn's 102 MB about 1,560 (5%).
+    let rate = 64 * 1024;
+    let session = |seed| {
+        let path = common::temp_path(&format!("spread-{seed}.json"));
+        let s = Session::builder()
+            .output(&path)
+            .sampling(rate)
+            .sampling_seed(seed)
+            .quiet()
+            .start();
+        small_work();
+        s.finish().unwrap();
+        common::load(&path)
+    };
+    let exact = {
+        let path = common::temp_path("spread-exact.json");
+        let s = Session::builder().output(&path).quiet().start();
+        small_work();
+        s.finish().unwrap();
+        common::load(&path)
+    };
+    // Blocks of one size (24 bytes): the variance the session kept matches
+    // the model of `alloc_core::margin::relative_sd`.
+    let one = session(1);
+    let needle = "sampling_accuracy::tiny_churn";
+    let (bytes, events) = (
+        common::sum_in(&one, needle, |c| c.bytes),
+        common::sum_in(&one, needle, |c| c.blocks + c.reallocs),
+    );
+    let model = alloc_core::margin::margin_95(bytes, events, rate).unwrap();
+    let kept = margin(&one, needle);
+    assert!(
+        (kept / model - 1.0).abs() < 0.1,
+        "tiny_churn: kept {kept}, model {model}"
+    );
+    let seeds = 8u64;
+    for f in ["tiny_churn", "kilobyte_churn"] {
+        let needle = format!("sampling_accuracy::{f}");
+        let e = common::sum_in(&exact, &needle, |c| c.bytes) as f64;
+        let (mut sum_sq, mut stated) = (0.0, 0.0);
+        for seed in 1..=seeds {
+            let p = session(seed);
+            let err = (common::sum_in(&p, &needle, |c| c.bytes) as f64 - e) / e;
+            sum_sq += err * err;
+            stated += margin(&p, &needle) / alloc_core::margin::Z_95 / seeds as f64;
+        }
+        // The spread the seeds show against the one the margins state: the
+        // root mean square of eight normal errors lands within 0.52 to 1.48
+        // of their standard deviation 95% of the time.
+        let observed = (sum_sq / seeds as f64).sqrt();
+        let ratio = observed / stated;
+        eprintln!(
+            "{f:>15}: errors spread {:.2}% (rms over {seeds} seeds), margins state {:.2}% (sd): ratio {ratio:.2}",
+            observed * 100.0,
+            stated * 100.0
+        );
+        assert!(
+            (0.4..2.0).contains(&ratio),
+            "{f}: the stated margins are off: spread {observed}, stated {stated}"
         );
     }
 }

@@ -212,6 +212,17 @@ pub struct Callsite {
     pub lifetime_min_ns: u64,
     /// Longest of those lifetimes.
     pub lifetime_max_ns: u64,
+    /// In a sampled profile, the estimated variance of `bytes` (bytes²):
+    /// the sum over the sampled events here of `w * (w - size)`, `w` being
+    /// the event's weighted bytes. `None` in exact profiles and in sampled
+    /// profiles written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_variance: Option<u64>,
+    /// In a sampled profile, the estimated variance of `blocks`: the sum over
+    /// the sampled allocations here of `n * (n - 1)`, `n` being the
+    /// allocation's weight in blocks. `None` as for `bytes_variance`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks_variance: Option<u64>,
 }
 
 /// The session's histograms. Buckets with nothing in them are left out.

@@ -17,9 +17,11 @@
 //!   `alloc_failures`, `internal_errors`, `top_by` and `top` (an array of `top`
 //!   rows).
 //! * `top`: an array of `{blocks, bytes, reallocs, live_blocks, live_bytes,
-//!   peak_blocks, peak_bytes, max_live_bytes, freed_blocks, share, user_frame,
-//!   frames}`, where `blocks` and `bytes` are the callsite's totals and `share`
-//!   is its part of the whole for the ranking metric.
+//!   peak_blocks, peak_bytes, max_live_bytes, freed_blocks, share, margin_95,
+//!   user_frame, frames}`, where `blocks` and `bytes` are the callsite's totals,
+//!   `share` is its part of the whole for the ranking metric, and `margin_95`,
+//!   in a sampled profile, the fraction within which 95% of estimates of that
+//!   figure land (null when exact; [`crate::margin`]).
 //! * `leaks`: an array of `{blocks, bytes, user_frame, frames}`, live at the end.
 //! * `hist`: an array of `{lo, hi, blocks, bytes}`, bounds inclusive.
 //! * `diff`: an object `{by, old_total, new_total, delta, change_pct, changed,
@@ -94,6 +96,9 @@ pub struct TopRowJson<'a> {
     pub freed_blocks: u64,
     /// Part of the whole for the ranking metric, `0..=1`.
     pub share: f64,
+    /// The ranking figure's relative 95% margin in a sampled profile; `None`
+    /// (null) when exact.
+    pub margin_95: Option<f64>,
     /// Index in `frames` of the frame the callsite is named by.
     pub user_frame: usize,
     /// The stack, innermost first.
@@ -123,6 +128,7 @@ impl Serialize for TopJson<'_> {
                 max_live_bytes: c.max_live_bytes,
                 freed_blocks: c.freed_blocks,
                 share: r.share,
+                margin_95: r.margin_95,
                 user_frame: r.user_frame,
                 frames: StackJson {
                     profile: p,
@@ -428,13 +434,25 @@ mod tests {
             json!([{
                 "blocks": 2, "bytes": 96, "reallocs": 1, "live_blocks": 1, "live_bytes": 64,
                 "peak_blocks": 1, "peak_bytes": 64, "max_live_bytes": 64, "freed_blocks": 1,
-                "share": 1.0, "user_frame": 1,
+                "share": 1.0, "margin_95": null, "user_frame": 1,
                 "frames": [
                     {"function": "alloc::vec::Vec<T,A>::push", "file": null, "line": null},
                     {"function": "demo::leak", "file": "src/main.rs", "line": 7}
                 ]
             }])
         );
+    }
+
+    #[test]
+    fn sampled_top_rows_carry_their_margin() {
+        let mut p = profile();
+        p.meta.mode = Mode::Sampled { rate_bytes: 64 };
+        p.callsites[0].bytes_variance = Some(144);
+        let t = crate::top::top(&p, &TopOptions::default());
+        let v = to_value(top(&p, &t));
+        // A standard error of 12 bytes on 96.
+        let m = v[0]["margin_95"].as_f64().unwrap();
+        assert!((m - crate::margin::Z_95 * 12.0 / 96.0).abs() < 1e-12, "{m}");
     }
 
     #[test]

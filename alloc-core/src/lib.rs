@@ -12,6 +12,8 @@
 //! * Presentation helpers: [`names`] (the first frame of the user's code,
 //!   allocator plumbing, Rust names shortened whole-word) and [`number`]
 //!   (`1.2 MiB`, `12,345`).
+//! * [`margin`]: how far a sampled profile's estimates may be from the exact
+//!   figures.
 //! * [`export`]: the profile in other tools' formats: DHAT's viewer, pprof,
 //!   speedscope.
 //! * [`json`]: the documented `--json` shapes of `alloc-report`.
@@ -50,6 +52,7 @@ pub mod histogram;
 pub mod json;
 pub mod leaks;
 pub mod load;
+pub mod margin;
 pub mod metric;
 pub mod names;
 pub mod number;

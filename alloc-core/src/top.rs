@@ -52,6 +52,10 @@ pub struct TopRow {
     pub value: u64,
     /// `value` as a fraction of [`Top::whole`], in `0.0..=1.0`.
     pub share: f64,
+    /// In a sampled profile, the relative margin within which 95% of such
+    /// estimates land ([`crate::margin::callsite_margin_95`]); `None` in an
+    /// exact profile.
+    pub margin_95: Option<f64>,
 }
 
 /// The result of [`top`].
@@ -130,6 +134,7 @@ pub fn top(profile: &Profile, options: &TopOptions) -> Top {
                 user_frame: names.user_frame_position(stack),
                 value: by.of(c),
                 share: crate::number::fraction(by.of(c), whole),
+                margin_95: crate::margin::callsite_margin_95(profile, c, by),
             }
         })
         .collect();

@@ -97,6 +97,8 @@ fn snapshot(stop: bool) -> Snapshot {
         };
         let (live_bytes, max_live_bytes, peak_blocks, peak_bytes) =
             heap.sites.get(id as usize).copied().unwrap_or_default();
+        // (Left out of exact profiles when the profile is built.)
+        let (bytes_var, blocks_var) = e.variances();
         callsites.push(RawCallsite {
             frames: e.frames().to_vec(),
             agg: Callsite {
@@ -113,6 +115,8 @@ fn snapshot(stop: bool) -> Snapshot {
                 lifetime_total_ns: a.lifetime_total_ns,
                 lifetime_min_ns: a.lifetime_min_ns().unwrap_or(0),
                 lifetime_max_ns: a.lifetime_max_ns,
+                bytes_variance: Some(bytes_var),
+                blocks_variance: Some(blocks_var),
             },
         });
     }
@@ -282,6 +286,13 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
         m.freed_blocks += c.freed_blocks;
         m.lifetime_total_ns += c.lifetime_total_ns;
         m.lifetime_max_ns = m.lifetime_max_ns.max(c.lifetime_max_ns);
+        // Sampling chances are independent between events: variances add.
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
+            (a, b) => a.or(b),
+        };
+        m.bytes_variance = sum(m.bytes_variance, c.bytes_variance);
+        m.blocks_variance = sum(m.blocks_variance, c.blocks_variance);
     }
 
     let sampled = info.sample_rate > 0;
@@ -318,6 +329,10 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
             ] {
                 *v = part(*v);
             }
+        }
+    } else {
+        for c in &mut callsites {
+            (c.bytes_variance, c.blocks_variance) = (None, None);
         }
     }
     let h = &snap.heap;

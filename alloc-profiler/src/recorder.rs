@@ -325,6 +325,9 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: 
     let stack = frames.intern(ts, generation);
     let size = layout.size() as u64;
     let w = sampling::weight(size);
+    if sampling::sampling() {
+        stack_table::note_sampled(stack, size, w, true);
+    }
     let key = rec.tally.key(now());
     let t = heap::key_time(key);
     let rec = &mut *rec;
@@ -619,6 +622,9 @@ fn realloc_finish(
         return;
     }
     let w_new = sampling::weight(new);
+    if sampled {
+        stack_table::note_sampled(r.stack, new, w_new, false);
+    }
     let from = r.taken.map(|b| (b, sampling::weight(b.size)));
     let w_old = from.map_or(sampling::W::default(), |(_, w)| w);
     let rec = &mut *rec;

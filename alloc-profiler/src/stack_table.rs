@@ -31,11 +31,16 @@ const ARENA_CHUNK_WORDS: usize = 1 << 17;
 const MAX_ARENA_CHUNKS: usize = 4096;
 const SHARDS: usize = 64;
 
-/// One interned stack: where its frames are, and how many. (A callsite's
-/// figures are kept by the records and the heap clock.)
+/// One interned stack: where its frames are, and how many; in a sampling
+/// session, the variance of its estimates. (A callsite's figures are kept by
+/// the records and the heap clock.)
 pub struct StackEntry {
     frames: NonNull<usize>,
     len: u32,
+    /// Sum of `w * (w - size)` over the sampled events here (bytes²).
+    bytes_var: AtomicU64,
+    /// Sum of `n * (n - 1)` over the sampled allocations here.
+    blocks_var: AtomicU64,
 }
 
 // SAFETY: `frames` is immutable after publication, so sharing entries
@@ -50,6 +55,37 @@ impl StackEntry {
         // reachable (the arena is only rewound between sessions, when no thread
         // records).
         unsafe { std::slice::from_raw_parts(self.frames.as_ptr(), self.len as usize) }
+    }
+
+    /// In a sampling session, the estimated variances of this callsite's
+    /// bytes and blocks (`docs/format.md`, `bytes_variance`).
+    pub fn variances(&self) -> (u64, u64) {
+        (
+            self.bytes_var.load(Ordering::Relaxed),
+            self.blocks_var.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Adds a sampled event of `size` bytes and weight `w` at stack `id` to its
+/// estimates' variances: an allocation (`alloc`) adds to that of the blocks
+/// too, a reallocation only to that of the bytes. Sampled events are rare
+/// (one per sampling interval), so the shared atomics cost nothing that
+/// matters.
+pub fn note_sampled(id: u32, size: u64, w: crate::sampling::W, alloc: bool) {
+    let Some(e) = entry(id) else { return };
+    let one = crate::sampling::ONE as f64;
+    let (b, n) = (w.b as f64 / one, w.n as f64 / one);
+    // `as` saturates, and a weight is never below its size (p <= 1).
+    let add = |sum: &AtomicU64, v: f64| {
+        let v = v.max(0.0).round() as u64;
+        let _ = sum.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+            Some(s.saturating_add(v))
+        });
+    };
+    add(&e.bytes_var, b * (b - size as f64));
+    if alloc {
+        add(&e.blocks_var, n * (n - 1.0));
     }
 }
 
@@ -153,6 +189,8 @@ fn create(frames: &[usize]) -> Option<u32> {
             .write(StackEntry {
                 frames: dst,
                 len: frames.len() as u32,
+                bytes_var: AtomicU64::new(0),
+                blocks_var: AtomicU64::new(0),
             });
     }
     COUNT.store(id + 1, Ordering::Release);

@@ -19,6 +19,8 @@ const COLS: [(&str, usize); 7] = [
     ("live", 11),
     ("peak", 11),
 ];
+/// The margin column of a sampled profile, after the others.
+const MARGIN_COL: (&str, usize) = ("±95%", 8);
 /// Indent of the line naming a callsite.
 const NAME_INDENT: usize = 6;
 
@@ -29,6 +31,18 @@ const NAME_INDENT: usize = 6;
 pub fn render(w: &mut dyn Write, profile: &Profile, top: &Top, o: &TextOptions) -> io::Result<()> {
     write_sampling_note(w, profile, o)?;
     render_table(w, profile, top, o)
+}
+
+/// A relative margin as the `±95%` column shows it: `±7.2%`, `±14%`, or
+/// `–` when there is none to give.
+fn margin_cell(m: Option<f64>) -> String {
+    match m {
+        None => "–".to_string(),
+        Some(m) if m * 100.0 < 0.05 => "±0.0%".to_string(),
+        Some(m) if m * 100.0 < 9.95 => format!("±{:.1}%", m * 100.0),
+        Some(m) if m * 100.0 < 999.5 => format!("±{:.0}%", m * 100.0),
+        Some(_) => "±999%+".to_string(),
+    }
 }
 
 /// The table alone, shared with `summary`.
@@ -70,10 +84,18 @@ pub(crate) fn render_table(
         Metric::Live => 5,
         Metric::Peak => 6,
     };
+    let sampled = top.rows.iter().any(|r| r.margin_95.is_some());
     let mut header = String::new();
     for (i, (name, width)) in COLS.iter().enumerate() {
         let cell = right(name, *width);
         header.push_str(&if i == ranked { st.bold(&cell) } else { cell });
+    }
+    if sampled {
+        header.push_str(&right(MARGIN_COL.0, MARGIN_COL.1));
+    }
+    if sampled {
+        let note = "±95%: chance keeps 19 estimates in 20 this close to the exact figure.";
+        writeln!(w, "{}", st.dim(note))?;
     }
     writeln!(w, "{}", st.dim(&header))?;
     for (rank, row) in top.rows.iter().enumerate() {
@@ -97,6 +119,9 @@ pub(crate) fn render_table(
             } else {
                 cell
             });
+        }
+        if sampled {
+            line.push_str(&right(&margin_cell(row.margin_95), MARGIN_COL.1));
         }
         writeln!(w, "{line}")?;
         write_site(w, profile, c.stack, row.user_frame, NAME_INDENT, o)?;
@@ -138,6 +163,47 @@ mod tests {
             "{}",
             lines[5]
         );
+    }
+
+    #[test]
+    fn a_sampled_profile_gives_each_estimate_its_95_margin() {
+        let mut p = profile();
+        p.meta.mode = alloc_core::format::Mode::Sampled {
+            rate_bytes: 16 << 10,
+        };
+        // The first callsite's 3.3 MiB with a standard error of 230 KiB
+        // (6.8%); the second's with none kept (a profile from before).
+        p.callsites[0].bytes_variance = Some(230_000 * 230_000);
+        let t = top(&p, &TopOptions::default());
+        let text = run(80, |w| render(w, &p, &t, &TextOptions::default()));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("Sampled profile"), "{text}");
+        assert_eq!(
+            lines[2],
+            "±95%: chance keeps 19 estimates in 20 this close to the exact figure."
+        );
+        assert_eq!(
+            lines[3],
+            "   #   share      bytes    blocks  reallocs       live       peak    ±95%"
+        );
+        assert_eq!(
+            lines[4],
+            "   1   76.9%    3.3 MiB    12,000       300        0 B  585.9 KiB    ±13%"
+        );
+        assert!(lines[6].ends_with("–"), "{}", lines[6]);
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        let m = t.rows[0].margin_95.unwrap();
+        let c = &p.callsites[t.rows[0].callsite];
+        assert!((m - 1.96 * 230_000.0 / c.bytes as f64).abs() < 1e-4, "{m}");
+    }
+
+    #[test]
+    fn margins_are_shown_to_a_tenth_below_ten_percent() {
+        assert_eq!(margin_cell(None), "–");
+        assert_eq!(margin_cell(Some(0.0001)), "±0.0%");
+        assert_eq!(margin_cell(Some(0.072)), "±7.2%");
+        assert_eq!(margin_cell(Some(0.1386)), "±14%");
+        assert_eq!(margin_cell(Some(25.0)), "±999%+");
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct Row {
     pub stack: Option<u32>,
     /// Allocations and reallocations at that stack in the exact profile.
     pub events: u64,
+    /// The 95% margin the sampled profile states for its estimate
+    /// (`alloc-report top`'s `±95%`).
+    pub margin: Option<f64>,
 }
 
 impl Row {
@@ -55,10 +58,16 @@ pub fn compare(exact: &Profile, sampled: &Profile, by: Metric, n: usize) -> Vec<
         .iter()
         .map(|c| (c.stack, c.blocks + c.reallocs))
         .collect();
+    let sampled_sites: std::collections::HashMap<u32, &alloc_core::format::Callsite> =
+        sampled.callsites.iter().map(|c| (c.stack, c)).collect();
     let mut rows: Vec<Row> = d
         .rows
         .iter()
         .map(|r| Row {
+            margin: r
+                .new_stack
+                .and_then(|s| sampled_sites.get(&s))
+                .and_then(|c| alloc_core::margin::callsite_margin_95(sampled, c, by)),
             exact: r.old,
             estimate: r.new,
             name: r.old_stack.map_or_else(|| "?".into(), |s| name(exact, s)),
@@ -100,22 +109,11 @@ fn name(p: &Profile, stack: u32) -> String {
 }
 
 /// The relative standard deviation chance alone gives the byte estimate of
-/// a callsite of `bytes` in `events` allocations, under Poisson byte
-/// sampling at `rate` with the weights `size / (1 - exp(-size / rate))`,
-/// taking every event at the callsite's mean size (a model: the profile
-/// keeps no sizes per callsite). An event of `s` bytes is sampled with
-/// probability `p = 1 - exp(-s / rate)` and then counts `s / p`, so the
-/// estimate's variance is `events * s² * (1 - p) / p`: about `bytes *
-/// rate` for blocks far smaller than the rate, and nothing for blocks far
-/// larger, which are always sampled.
-pub fn relative_sd(bytes: u64, events: u64, rate: f64) -> f64 {
-    if bytes == 0 || events == 0 {
-        return 0.0;
-    }
-    let n = events as f64;
-    let size = bytes as f64 / n;
-    let p = -(-size / rate).exp_m1();
-    ((1.0 - p) / (p * n)).sqrt()
+/// a callsite of `bytes` in `events` allocations at `rate`
+/// ([`alloc_core::margin::relative_sd`], the model `alloc-report top`'s
+/// margins use): 0 when there is nothing to estimate.
+pub fn relative_sd(bytes: u64, events: u64, rate: u64) -> f64 {
+    alloc_core::margin::relative_sd(bytes, events, rate).unwrap_or(0.0)
 }
 
 /// The probability that an estimate whose relative error is normal with
@@ -142,13 +140,13 @@ fn erf(x: f64) -> f64 {
 mod tests {
     use super::*;
 
-    const RATE: f64 = 524_288.0;
+    const RATE: u64 = 524_288;
 
     #[test]
     fn small_blocks_give_one_over_the_root_of_the_expected_samples() {
         // 100 MB in 64-byte blocks: about 200 samples, so about 7%.
         let sd = relative_sd(100_000_000, 100_000_000 / 64, RATE);
-        let expected = 1.0 / (100_000_000.0 / RATE).sqrt();
+        let expected = 1.0 / (100_000_000.0 / RATE as f64).sqrt();
         assert!(
             (sd - expected).abs() < 0.001 * expected,
             "{sd} vs {expected}"

@@ -635,7 +635,10 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
         let sd = 100.0 / (r.exact.max(1) as f64 / rate).sqrt();
         let z = mean / (sd / (errs.len().max(1) as f64).sqrt());
         worst_z = worst_z.max(z.abs());
-        let chance = accuracy::chance_within(accuracy::relative_sd(r.exact, r.events, rate), 0.10);
+        let chance = accuracy::chance_within(
+            accuracy::relative_sd(r.exact, r.events, alloc_bench::SAMPLE_RATE),
+            0.10,
+        );
         expected_within += chance;
         all_within *= chance;
         let (lo, hi) = errs
@@ -662,6 +665,24 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
         rows.len(),
         rows.len(),
         100.0 * all_within
+    );
+    // The margins the sampled profiles state (`alloc-report top`'s ±95%):
+    // about 95% of estimates should fall within their own.
+    let (mut in_margin, mut with_margin) = (0usize, 0usize);
+    for r in &rows {
+        for seed in &all_rows {
+            if let Some(o) = seed
+                .iter()
+                .find(|o| o.stack.is_some() && o.stack == r.stack)
+                && let Some(m) = o.margin
+            {
+                with_margin += 1;
+                in_margin += usize::from(o.error_pct().abs() <= 100.0 * m);
+            }
+        }
+    }
+    println!(
+        "  within the 95% margin each sampled profile states for its estimate: {in_margin} of {with_margin}"
     );
     let blocks = accuracy::compare(&exact, &sampled[0], alloc_core::metric::Metric::Blocks, 10);
     println!(
