@@ -324,8 +324,9 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: 
     };
     let stack = frames.intern(ts, generation);
     let size = layout.size() as u64;
-    let w = sampling::weight(size);
-    if sampling::sampling() {
+    let rate = sampling::rate();
+    let (w, sampled) = (sampling::weight_with(size, rate), rate != 0);
+    if sampled {
         stack_table::note_sampled(stack, size, w, true);
     }
     let key = rec.tally.key(now());
@@ -356,7 +357,7 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: 
             stack,
             ..heap::NO_CHANGE
         });
-        if sampling::sampling() {
+        if sampled {
             sampling::mark(ptr);
         }
     } else {

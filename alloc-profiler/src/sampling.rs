@@ -42,7 +42,19 @@ pub fn sampling() -> bool {
 /// The weight of an event on a block of `size` bytes.
 #[inline]
 pub fn weight(size: u64) -> W {
-    let rate = RATE.load(Ordering::Relaxed);
+    weight_with(size, rate())
+}
+
+/// The session's sampling rate (0 when exact), read once for callers that
+/// need both the weight and whether the session samples.
+#[inline]
+pub fn rate() -> u64 {
+    RATE.load(Ordering::Relaxed)
+}
+
+/// [`weight`] at a `rate` read with [`rate`].
+#[inline]
+pub fn weight_with(size: u64, rate: u64) -> W {
     if rate == 0 {
         return W { n: 1, b: size };
     }

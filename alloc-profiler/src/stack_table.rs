@@ -72,6 +72,8 @@ impl StackEntry {
 /// too, a reallocation only to that of the bytes. Sampled events are rare
 /// (one per sampling interval), so the shared atomics cost nothing that
 /// matters.
+#[cold]
+#[inline(never)]
 pub fn note_sampled(id: u32, size: u64, w: crate::sampling::W, alloc: bool) {
     let Some(e) = entry(id) else { return };
     let one = crate::sampling::ONE as f64;
