@@ -334,5 +334,16 @@ mod tests {
         );
         let data: serde_json::Value = serde_json::from_str(blob(&text)).unwrap();
         assert_eq!(data["sample_rate_bytes"], 524_288);
+        assert!(!text.contains("±95%"), "no variances kept, no margins");
+        // With its estimates' variances, the callsite table gives margins.
+        p.callsites[0].bytes_variance = Some(175_000 * 175_000);
+        let text = page(&p);
+        assert!(
+            text.contains("±95%</th>") || text.contains(">±95%<"),
+            "{text}"
+        );
+        // 1.96 * 175,000 / 3,500,000 = 9.8%.
+        assert!(text.contains(">±9.8%<"), "{text}");
+        assert!(!page(&profile()).contains("±95%"), "exact: no margins");
     }
 }

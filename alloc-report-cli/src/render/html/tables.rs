@@ -174,7 +174,7 @@ pub fn render_top(w: &mut dyn Write, profile: &Profile, top: &Top) -> io::Result
         )?;
         return writeln!(w, "</section>");
     }
-    let columns = [
+    let mut columns = vec![
         col("#", true, "rank by bytes allocated"),
         col("Callsite", false, "named by the first frame of your code"),
         col(
@@ -189,6 +189,15 @@ pub fn render_top(w: &mut dyn Write, profile: &Profile, top: &Top) -> io::Result
         col("Live", true, "bytes still live at the end"),
         col("Share", true, "share of all bytes allocated"),
     ];
+    // A sampled profile's estimates come with their 95% margins.
+    let margins = top.rows.iter().any(|r| r.margin_95.is_some());
+    if margins {
+        columns.push(col(
+            "±95%",
+            true,
+            "the bytes estimate's 95% margin: chance keeps 19 estimates in 20 this close to the exact figure",
+        ));
+    }
     writeln!(
         w,
         "<div class=\"table-wrap\"><table id=\"top-table\" class=\"sortable\">"
@@ -210,6 +219,14 @@ pub fn render_top(w: &mut dyn Write, profile: &Profile, top: &Top) -> io::Result
         num(w, c.peak_bytes, &bytes(c.peak_bytes))?;
         num(w, c.live_bytes, &bytes(c.live_bytes))?;
         share_cell(w, row.value, top.whole)?;
+        if margins {
+            // Sorted by tenths of a percent; "–" (none kept) sorts first.
+            let key = row.margin_95.map_or(0, |m| (m * 1000.0).round() as u64);
+            let text = row
+                .margin_95
+                .map_or_else(|| "–".to_owned(), |m| format!("±{:.1}%", m * 100.0));
+            num(w, key, &text)?;
+        }
         writeln!(w, "</tr>")?;
         stack_row(w, profile, c.stack, row.user_frame, columns.len())?;
         writeln!(w, "</tbody>")?;
