@@ -43,8 +43,8 @@ pub struct StackEntry {
     blocks_var: AtomicU64,
 }
 
-// SAFETY: `frames` is immutable after publication, so sharing entries
-// between threads is data-race free.
+// SAFETY: `frames` is immutable after publication and the variances are
+// atomics, so sharing entries between threads is data-race free.
 unsafe impl Sync for StackEntry {}
 
 impl StackEntry {
