@@ -66,6 +66,11 @@ fn run(name: &str, sample: u64) -> Profile {
 }
 
 fn run_seeded(name: &str, sample: u64, seed: u64) -> Profile {
+    run_work(name, sample, seed, workload)
+}
+
+/// Profiles `work` (exact when `sample` is 0) into `name` and loads it.
+fn run_work(name: &str, sample: u64, seed: u64, work: fn()) -> Profile {
     let path = common::temp_path(name);
     let s = Session::builder()
         .output(&path)
@@ -73,7 +78,7 @@ fn run_seeded(name: &str, sample: u64, seed: u64) -> Profile {
         .sampling_seed(seed)
         .quiet()
         .start();
-    workload();
+    work();
     s.finish().unwrap();
     common::load(&path)
 }
@@ -193,25 +198,8 @@ fn stated_margins_match_the_spread_across_seeds() {
     // At 64 KiB, tiny_churn's 24 MB give about 370 samples (a 95% margin of
     // about 10%) and kilobyte_churn's 102 MB about 1,560 (5%).
     let rate = 64 * 1024;
-    let session = |seed| {
-        let path = common::temp_path(&format!("spread-{seed}.json"));
-        let s = Session::builder()
-            .output(&path)
-            .sampling(rate)
-            .sampling_seed(seed)
-            .quiet()
-            .start();
-        small_work();
-        s.finish().unwrap();
-        common::load(&path)
-    };
-    let exact = {
-        let path = common::temp_path("spread-exact.json");
-        let s = Session::builder().output(&path).quiet().start();
-        small_work();
-        s.finish().unwrap();
-        common::load(&path)
-    };
+    let session = |seed| run_work(&format!("spread-{seed}.json"), rate, seed, small_work);
+    let exact = run_work("spread-exact.json", 0, 0, small_work);
     // Blocks of one size (24 bytes): the variance the session kept matches
     // the model of `alloc_core::margin::relative_sd`.
     let one = session(1);
