@@ -91,6 +91,19 @@ fn sampled_estimates_are_within_ten_percent_of_exact_counts() {
     let sampled = run("sampled.json", rate);
     assert_eq!(exact.meta.mode, Mode::Exact);
     assert_eq!(sampled.meta.mode, Mode::Sampled { rate_bytes: rate });
+    // Only a sampled profile keeps its estimates' variances.
+    assert!(
+        exact
+            .callsites
+            .iter()
+            .all(|c| c.bytes_variance.is_none() && c.blocks_variance.is_none())
+    );
+    assert!(
+        sampled
+            .callsites
+            .iter()
+            .all(|c| c.bytes_variance.is_some() && c.blocks_variance.is_some())
+    );
     // Far fewer events were recorded.
     assert!(sampled.events.recorded * 20 < exact.events.recorded);
     for f in ["tiny_churn", "kilobyte_churn", "big_blocks", "huge_blocks"] {

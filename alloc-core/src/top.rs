@@ -72,6 +72,15 @@ pub struct Top {
     pub rows: Vec<TopRow>,
 }
 
+impl Top {
+    /// True when some row has a margin (the profile is sampled and kept its
+    /// estimates' variances): reports then show the margins.
+    #[must_use]
+    pub fn has_margins(&self) -> bool {
+        self.rows.iter().any(|r| r.margin_95.is_some())
+    }
+}
+
 /// Ranks the callsites of `profile` with a non-zero figure by `options.by`.
 ///
 /// Runs in `O(n + k log k)` for `n` callsites and a limit of `k`.

@@ -97,7 +97,8 @@ fn snapshot(stop: bool) -> Snapshot {
         };
         let (live_bytes, max_live_bytes, peak_blocks, peak_bytes) =
             heap.sites.get(id as usize).copied().unwrap_or_default();
-        // (Left out of exact profiles when the profile is built.)
+        // A sampling session's variances (0 in an exact one, whose profile
+        // `build` leaves them out of).
         let (bytes_var, blocks_var) = e.variances();
         callsites.push(RawCallsite {
             frames: e.frames().to_vec(),
@@ -223,6 +224,7 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
         &mut frames,
         &mut kinds,
     );
+    let sampled = info.sample_rate > 0;
     let mut stacks: Vec<Stack> = Vec::new();
     let mut stack_ids: FastMap<Vec<u32>, u32> = FastMap::default();
     let mut callsites: Vec<Callsite> = Vec::new();
@@ -286,16 +288,16 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
         m.freed_blocks += c.freed_blocks;
         m.lifetime_total_ns += c.lifetime_total_ns;
         m.lifetime_max_ns = m.lifetime_max_ns.max(c.lifetime_max_ns);
-        // Sampling chances are independent between events: variances add.
-        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(a), Some(b)) => Some(a.saturating_add(b)),
-            (a, b) => a.or(b),
-        };
-        m.bytes_variance = sum(m.bytes_variance, c.bytes_variance);
-        m.blocks_variance = sum(m.blocks_variance, c.blocks_variance);
+        if sampled {
+            // Sampling chances are independent between events: variances add.
+            let add = |m: Option<u64>, c: Option<u64>| {
+                Some(m.unwrap_or(0).saturating_add(c.unwrap_or(0)))
+            };
+            m.bytes_variance = add(m.bytes_variance, c.bytes_variance);
+            m.blocks_variance = add(m.blocks_variance, c.blocks_variance);
+        }
     }
 
-    let sampled = info.sample_rate > 0;
     // Fixed-point estimates to whole numbers: totals round to nearest, and
     // figures that are part of another (live, peak, freed, maxima) round
     // down, so "part <= whole" still holds after scaling (floor(a) <=
@@ -329,10 +331,6 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
             ] {
                 *v = part(*v);
             }
-        }
-    } else {
-        for c in &mut callsites {
-            (c.bytes_variance, c.blocks_variance) = (None, None);
         }
     }
     let h = &snap.heap;

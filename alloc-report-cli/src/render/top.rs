@@ -33,9 +33,9 @@ pub fn render(w: &mut dyn Write, profile: &Profile, top: &Top, o: &TextOptions) 
     render_table(w, profile, top, o)
 }
 
-/// A relative margin as the `±95%` column shows it: `±7.2%`, `±14%`, or
+/// A relative margin as the `±95%` columns (text and HTML) show it: `±7.2%`, `±14%`, or
 /// `–` when there is none to give.
-fn margin_cell(m: Option<f64>) -> String {
+pub(crate) fn margin_cell(m: Option<f64>) -> String {
     match m {
         None => "–".to_string(),
         Some(m) if m * 100.0 < 0.05 => "±0.0%".to_string(),
@@ -84,7 +84,7 @@ pub(crate) fn render_table(
         Metric::Live => 5,
         Metric::Peak => 6,
     };
-    let sampled = top.rows.iter().any(|r| r.margin_95.is_some());
+    let sampled = top.has_margins();
     let mut header = String::new();
     for (i, (name, width)) in COLS.iter().enumerate() {
         let cell = right(name, *width);

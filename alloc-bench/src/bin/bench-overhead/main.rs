@@ -604,7 +604,7 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
         .iter()
         .map(|s| accuracy::compare(&exact, s, alloc_core::metric::Metric::Bytes, usize::MAX))
         .collect();
-    let errors: Vec<Vec<f64>> = rows
+    let matched: Vec<Vec<Option<&accuracy::Row>>> = rows
         .iter()
         .map(|r| {
             all_rows
@@ -612,8 +612,16 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
                 .map(|seed| {
                     seed.iter()
                         .find(|o| o.stack.is_some() && o.stack == r.stack)
-                        .map_or(0.0, accuracy::Row::error_pct)
                 })
+                .collect()
+        })
+        .collect();
+    let errors: Vec<Vec<f64>> = matched
+        .iter()
+        .map(|seeds| {
+            seeds
+                .iter()
+                .map(|o| o.map_or(0.0, accuracy::Row::error_pct))
                 .collect()
         })
         .collect();
@@ -669,16 +677,10 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
     // The margins the sampled profiles state (`alloc-report top`'s ±95%):
     // about 95% of estimates should fall within their own.
     let (mut in_margin, mut with_margin) = (0usize, 0usize);
-    for r in &rows {
-        for seed in &all_rows {
-            if let Some(o) = seed
-                .iter()
-                .find(|o| o.stack.is_some() && o.stack == r.stack)
-                && let Some(m) = o.margin
-            {
-                with_margin += 1;
-                in_margin += usize::from(o.error_pct().abs() <= 100.0 * m);
-            }
+    for o in matched.iter().flatten().flatten() {
+        if let Some(m) = o.margin {
+            with_margin += 1;
+            in_margin += usize::from(o.error_pct().abs() <= 100.0 * m);
         }
     }
     println!(

@@ -190,7 +190,7 @@ pub fn render_top(w: &mut dyn Write, profile: &Profile, top: &Top) -> io::Result
         col("Share", true, "share of all bytes allocated"),
     ];
     // A sampled profile's estimates come with their 95% margins.
-    let margins = top.rows.iter().any(|r| r.margin_95.is_some());
+    let margins = top.has_margins();
     if margins {
         columns.push(col(
             "±95%",
@@ -222,10 +222,7 @@ pub fn render_top(w: &mut dyn Write, profile: &Profile, top: &Top) -> io::Result
         if margins {
             // Sorted by tenths of a percent; "–" (none kept) sorts first.
             let key = row.margin_95.map_or(0, |m| (m * 1000.0).round() as u64);
-            let text = row
-                .margin_95
-                .map_or_else(|| "–".to_owned(), |m| format!("±{:.1}%", m * 100.0));
-            num(w, key, &text)?;
+            num(w, key, &crate::render::top::margin_cell(row.margin_95))?;
         }
         writeln!(w, "</tr>")?;
         stack_row(w, profile, c.stack, row.user_frame, columns.len())?;
