@@ -1,7 +1,9 @@
 //! A sampling session's per-callsite estimates are unbiased: on a known
 //! workload they come within ±10% of an exact session's figures, and within
 //! the 95% margins `alloc-report top` states, which match how far estimates
-//! spread from seed to seed.
+//! spread from seed to seed. Calibrated (the default), they share out exact
+//! totals: a callsite alone in its thread at its size comes out exact, and
+//! callsites that share one split its exact total.
 
 use std::alloc::System;
 use std::hint::black_box;
@@ -22,7 +24,8 @@ fn main() {
     sampled_estimates_are_within_ten_percent_of_exact_counts();
     a_seed_repeats_its_samples_and_another_draws_new_ones();
     stated_margins_match_the_spread_across_seeds();
-    println!("sampling_accuracy: 3 passed, 0 failed");
+    calibrated_estimates_share_out_exact_totals();
+    println!("sampling_accuracy: 4 passed, 0 failed");
 }
 
 #[inline(never)]
@@ -69,13 +72,20 @@ fn run_seeded(name: &str, sample: u64, seed: u64) -> Profile {
     run_work(name, sample, seed, workload)
 }
 
-/// Profiles `work` (exact when `sample` is 0) into `name` and loads it.
+/// Profiles `work` (exact when `sample` is 0) into `name` and loads it; a
+/// sampled profile keeps the plain estimates, which the tests before
+/// [`calibrated_estimates_share_out_exact_totals`] are about.
 fn run_work(name: &str, sample: u64, seed: u64, work: fn()) -> Profile {
+    run_calibrated(name, sample, seed, false, work)
+}
+
+fn run_calibrated(name: &str, sample: u64, seed: u64, calibrate: bool, work: fn()) -> Profile {
     let path = common::temp_path(name);
     let s = Session::builder()
         .output(&path)
         .sampling(sample)
         .sampling_seed(seed)
+        .calibrate(calibrate)
         .quiet()
         .start();
     work();
@@ -252,5 +262,106 @@ fn stated_margins_match_the_spread_across_seeds() {
             (0.4..2.0).contains(&ratio),
             "{f}: the stated margins are off: spread {observed}, stated {stated}"
         );
+    }
+}
+
+#[inline(never)]
+fn shared_first() {
+    for i in 0..600_000u32 {
+        drop(black_box(Box::new([i; 6])));
+    }
+}
+
+#[inline(never)]
+fn shared_second() {
+    for i in 0..300_000u32 {
+        drop(black_box(Box::new([i; 6])));
+    }
+}
+
+#[inline(never)]
+fn alone_on_a_thread() {
+    std::thread::spawn(|| {
+        for i in 0..400_000u32 {
+            drop(black_box(Box::new([i; 6])));
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+/// Kilobyte blocks from one callsite only (`vec![0; n]` takes another path,
+/// through `alloc_zeroed`, from another callsite).
+#[inline(never)]
+fn kilobytes_alone() {
+    for i in 0..100_000u32 {
+        drop(black_box(vec![i as u8 | 1; 1024]));
+    }
+}
+
+fn shared_work() {
+    kilobytes_alone();
+    shared_first();
+    shared_second();
+    alone_on_a_thread();
+}
+
+fn calibrated_estimates_share_out_exact_totals() {
+    let rate = 64 * 1024;
+    let exact = run_work("shared-exact.json", 0, 0, shared_work);
+    let bytes =
+        |p: &Profile, f: &str| common::sum_in(p, &format!("sampling_accuracy::{f}"), |c| c.bytes);
+    let plain = run_calibrated("shared-plain.json", rate, 3, false, shared_work);
+    assert_eq!(plain.meta.calibration, None);
+    for seed in 1..=3 {
+        let p = run_calibrated(
+            &format!("shared-{seed}.json"),
+            rate,
+            seed,
+            true,
+            shared_work,
+        );
+        let c = p.meta.calibration.expect("a calibrated profile says so");
+        assert!(c.strata >= 3 && c.bytes > 0, "{c:?}");
+        // Alone in their thread and size class: exact, whatever the seed.
+        // (The thread's own allocations, not the spawn's in the caller.)
+        for f in ["kilobytes_alone", "alone_on_a_thread::{{closure}}"] {
+            let (e, s) = (bytes(&exact, f), bytes(&p, f));
+            assert!(e.abs_diff(s) <= 1, "{f}: exact {e}, calibrated {s}");
+            let m = margin(&p, &format!("sampling_accuracy::{f}"));
+            assert!(m < 1e-6, "{f}: exact {e}, calibrated {s}, margin {m}");
+        }
+        // Two callsites of one thread and size: they split its exact total
+        // between them (with the few bytes of that size the thread allocated
+        // elsewhere, in callsites that drew no sample), each within its
+        // stated margin's reach.
+        let (e1, e2) = (
+            bytes(&exact, "shared_first"),
+            bytes(&exact, "shared_second"),
+        );
+        let (s1, s2) = (bytes(&p, "shared_first"), bytes(&p, "shared_second"));
+        assert!(
+            (e1 + e2).abs_diff(s1 + s2) <= 1000,
+            "{e1} + {e2} vs {s1} + {s2}"
+        );
+        for (f, e, s) in [("shared_first", e1, s1), ("shared_second", e2, s2)] {
+            let err = (s as f64 - e as f64).abs() / e as f64;
+            let m = margin(&p, &format!("sampling_accuracy::{f}"));
+            eprintln!(
+                "{f:>15} seed {seed}: {:+.2}%, stated ±{:.2}%",
+                (s as f64 / e as f64 - 1.0) * 100.0,
+                m * 100.0
+            );
+            assert!(
+                m > 0.0 && err <= 3.0 / alloc_core::margin::Z_95 * m,
+                "{f}: {err} off, stated {m}"
+            );
+            // Narrower than the plain estimate's, which also carries the
+            // chance in how many samples the pair drew.
+            assert!(
+                m < margin(&plain, &format!("sampling_accuracy::{f}")),
+                "{f}: {m}"
+            );
+        }
     }
 }

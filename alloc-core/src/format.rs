@@ -66,6 +66,24 @@ pub struct Meta {
     pub mode: Mode,
     /// How stacks were captured.
     pub capture: Capture,
+    /// In a sampled profile whose callsite figures were calibrated against
+    /// exact totals, what they were held against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+/// What a sampled profile's callsite estimates were calibrated against
+/// (`alloc_core::calibrate`): exact totals by thread and size class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Strata (a thread's allocations in one size class) whose exact bytes
+    /// were shared out among the callsites sampled in them.
+    pub strata: u64,
+    /// The bytes allocated in those strata.
+    pub bytes: u64,
+    /// Strata with samples left with the plain estimates: too few samples,
+    /// or samples the session could not keep by callsite.
+    pub strata_plain: u64,
 }
 
 /// Whether every event was recorded or a sample.

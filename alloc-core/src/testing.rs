@@ -61,6 +61,7 @@ impl ProfileBuilder {
                         max_frames: 64,
                         note: None,
                     },
+                    calibration: None,
                 },
                 totals: Totals::default(),
                 untracked: Untracked::default(),

@@ -73,6 +73,7 @@ thread_local! {
 }
 
 fn retire(ts: &ThreadState) {
+    crate::strata::detach(ts);
     let i = ts.counter_slot.get();
     ts.counter_slot.set(NO_SLOT);
     let Some(slot) = (i as usize).checked_sub(1).and_then(|i| SLOTS_.get(i)) else {
@@ -117,6 +118,13 @@ fn slot(ts: &ThreadState) -> Option<&'static Slot> {
         NO_SLOT => None,
         i => SLOTS_.get(i as usize - 1),
     }
+}
+
+/// The index of the calling thread's slot (claiming one if it has none
+/// yet); `None` when it counts into the stripes.
+pub fn slot_index(ts: &ThreadState) -> Option<usize> {
+    slot(ts)?;
+    (ts.counter_slot.get() as usize).checked_sub(1)
 }
 
 #[inline]

@@ -60,6 +60,8 @@ struct Snapshot {
     threads: Vec<ThreadInfo>,
     not_recorded: u64,
     ring_capacity: u64,
+    /// What a calibrated sampling session's estimates were held against.
+    calibration: Option<alloc_core::format::Calibration>,
 }
 
 /// Copies the session's state; with `stop`, the session ends at that instant.
@@ -147,6 +149,7 @@ fn snapshot(stop: bool) -> Snapshot {
         threads: Vec::new(),
         not_recorded: stack_table::not_recorded(),
         ring_capacity: recorder::RING_CAP.load(Ordering::Relaxed) as u64,
+        calibration: None,
     };
     for r in records.iter().filter(|r| r.is_current(generation)) {
         snap.sizes.merge(&r.sizes);
@@ -162,12 +165,18 @@ fn snapshot(stop: bool) -> Snapshot {
             name: (!name.is_empty()).then(|| String::from_utf8_lossy(name).into_owned()),
         });
     });
+    let strata = (crate::sampling::sampling() && crate::strata::ENABLED.load(Ordering::Relaxed))
+        .then(|| crate::strata::collect(generation));
     if stop {
         STATE.store(OFF, Ordering::Release);
     }
     drop(records);
     drop(all);
     drop(clock);
+    if let Some(strata) = strata {
+        let mut sites: Vec<&mut Callsite> = snap.callsites.iter_mut().map(|c| &mut c.agg).collect();
+        snap.calibration = Some(crate::strata::apply(&mut sites, &strata));
+    }
     snap.events.sort_by_key(|e| e.t_ns);
     snap
 }
@@ -371,6 +380,7 @@ fn build(snap: Snapshot, info: &SessionInfo) -> Profile {
                 max_frames: info.max_frames,
                 note: info.capture_note.map(str::to_string),
             },
+            calibration: snap.calibration,
         },
         totals: if sampled {
             // Event counts and bytes are exact (the global counters' growth);

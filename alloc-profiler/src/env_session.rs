@@ -86,6 +86,7 @@ pub fn start_from_env() -> bool {
         sample_rate: env_number(c"ALLOC_PROFILER_SAMPLE"),
         sample_seed: env_number(c"ALLOC_PROFILER_SAMPLE_SEED").unwrap_or(0),
         block_headers: env_number(c"ALLOC_PROFILER_HEADERS") != Some(0),
+        calibrate: env_number(c"ALLOC_PROFILER_CALIBRATE") != Some(0),
     };
     if session::begin(&config).is_err() {
         return false;

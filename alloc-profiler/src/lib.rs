@@ -108,6 +108,7 @@ mod session;
 mod spin;
 mod stack_hash;
 mod stack_table;
+mod strata;
 mod symbolize;
 mod thread;
 

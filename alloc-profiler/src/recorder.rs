@@ -307,7 +307,8 @@ pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind, home: Home) {
             crate::measure::on_alloc(ts, layout.size());
         }
         if recording()
-            && (!sampling::sampling() || sampling::should_sample(ts, layout.size(), generation()))
+            && (!sampling::sampling()
+                || sampling::should_sample(ts, layout.size(), true, generation()))
         {
             contained(|| record_alloc(ts, ptr as usize, layout, kind, home));
         }
@@ -328,6 +329,7 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: 
     let (w, sampled) = (sampling::weight_with(size, rate), rate != 0);
     if sampled {
         stack_table::note_sampled(stack, size, w, true);
+        crate::strata::note_sampled(ts, stack, size, w, true);
     }
     let key = rec.tally.key(now());
     let t = heap::key_time(key);
@@ -490,7 +492,7 @@ pub fn realloc_begin(ptr: *mut u8, layout: Layout, new_size: usize, home: Home) 
         }
         let (record_new, maybe_old) = if sampling::sampling() {
             (
-                sampling::should_sample(ts, new_size, generation()),
+                sampling::should_sample(ts, new_size, false, generation()),
                 sampling::maybe_sampled(ptr as usize),
             )
         } else {
@@ -554,6 +556,9 @@ pub fn realloc_end(
     thread::enter(|ts| {
         if new_ptr.is_null() {
             counters::on_failure(ts);
+            if sampling::sampling() {
+                crate::strata::uncount(ts, new_size);
+            }
         } else {
             counters::on_realloc(ts, layout.size(), new_size);
             if ts.measure.depth.get() > 0 {
@@ -625,6 +630,7 @@ fn realloc_finish(
     let w_new = sampling::weight(new);
     if sampled {
         stack_table::note_sampled(r.stack, new, w_new, false);
+        crate::strata::note_sampled(ts, r.stack, new, w_new, false);
     }
     let from = r.taken.map(|b| (b, sampling::weight(b.size)));
     let w_old = from.map_or(sampling::W::default(), |(_, w)| w);

@@ -121,16 +121,19 @@ fn interval(ts: &ThreadState, rate: u64) -> i64 {
     (bytes as i64).saturating_add(1)
 }
 
-/// Whether to sample an allocation of `size` bytes on this thread, in session
-/// `generation`.
+/// Whether to sample an allocation (`alloc`) or reallocation of `size` bytes
+/// on this thread, in session `generation`; counts it in the thread's exact
+/// strata either way.
 #[inline]
-pub fn should_sample(ts: &ThreadState, size: usize, generation: u32) -> bool {
+pub fn should_sample(ts: &ThreadState, size: usize, alloc: bool, generation: u32) -> bool {
     let rate = RATE.load(Ordering::Relaxed);
     if ts.sample_gen.get() != generation {
         ts.sample_gen.set(generation);
         ts.sample_rng.set(0);
         ts.sample_left.set(interval(ts, rate));
+        crate::strata::attach(ts, generation);
     }
+    crate::strata::count(ts, size, alloc);
     let left = ts.sample_left.get().saturating_sub(size as i64);
     if left > 0 {
         ts.sample_left.set(left);
@@ -219,7 +222,7 @@ mod tests {
             let (mut est, mut truth) = (0u128, 0u128);
             for size in sizes {
                 truth += u128::from(size);
-                if should_sample(ts, size as usize, generation) {
+                if should_sample(ts, size as usize, true, generation) {
                     est += u128::from(weight(size).b);
                 }
             }

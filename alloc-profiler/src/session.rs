@@ -126,6 +126,7 @@ pub struct SessionBuilder {
     sample_rate: Option<u64>,
     sample_seed: u64,
     block_headers: bool,
+    calibrate: bool,
     quiet: bool,
 }
 
@@ -140,6 +141,7 @@ impl Default for SessionBuilder {
             sample_rate: None,
             sample_seed: 0,
             block_headers: true,
+            calibrate: true,
             quiet: false,
         }
     }
@@ -213,6 +215,30 @@ impl SessionBuilder {
         self
     }
 
+    /// Whether a sampling session calibrates its estimates (default true).
+    /// The session then also counts every allocation's bytes exactly by
+    /// thread and size class, and the profile shares each of those totals
+    /// out among the callsites sampled in it, in proportion to their samples
+    /// there (post-stratification, `alloc_core::calibrate`). A callsite alone
+    /// in its thread at its sizes then comes out exact, and on the
+    /// benchmark of `docs/performance.md` the top callsites' errors halve.
+    /// Off, each figure is the plain sum of its samples' weights: unbiased,
+    /// and independent of what other callsites drew. Exact sessions ignore
+    /// it.
+    ///
+    /// ```no_run
+    /// # use alloc_profiler::Session;
+    /// let session = Session::builder()
+    ///     .sampling(512 * 1024)
+    ///     .calibrate(false)
+    ///     .start();
+    /// # drop(session);
+    /// ```
+    pub fn calibrate(mut self, on: bool) -> Self {
+        self.calibrate = on;
+        self
+    }
+
     /// Whether an exact session may put its bookkeeping in a header in front
     /// of each block (default true). A block allocated during an exact
     /// session, with an alignment of 16 bytes or less, then takes 16 bytes
@@ -261,6 +287,7 @@ impl SessionBuilder {
             sample_rate: self.sample_rate,
             sample_seed: self.sample_seed,
             block_headers: self.block_headers,
+            calibrate: self.calibrate,
         };
         match thread::enter(|_| begin(&config)) {
             Some(Ok(())) => {}
@@ -369,6 +396,8 @@ pub(crate) struct Config {
     pub sample_seed: u64,
     /// Whether an exact session puts headers in front of blocks.
     pub block_headers: bool,
+    /// Whether a sampling session calibrates its estimates.
+    pub calibrate: bool,
 }
 
 static INFO: SpinMutex<Option<SessionInfo>> = SpinMutex::new(None);
@@ -405,6 +434,7 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
     crate::sampling::reset();
     crate::sampling::RATE.store(config.sample_rate.unwrap_or(0), Ordering::Relaxed);
     crate::sampling::SEED.store(config.sample_seed, Ordering::Relaxed);
+    crate::strata::ENABLED.store(config.calibrate, Ordering::Relaxed);
     // Headers take their memory from the program's allocator, which a memory
     // limit on the profiler's own tables cannot bound.
     crate::recorder::HEADERS.store(

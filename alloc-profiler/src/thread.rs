@@ -31,6 +31,9 @@ pub struct ThreadState {
     pub cache: [Cell<(u64, u32)>; STACK_CACHE_SLOTS],
     /// Per-thread counters for `measure` (see `measure.rs`).
     pub measure: crate::measure::ThreadCounters,
+    /// This thread's exact counts by size class in a sampling session (see
+    /// `strata.rs`).
+    pub strata: Cell<Option<&'static crate::strata::Strata>>,
 }
 
 impl ThreadState {
@@ -47,6 +50,7 @@ impl ThreadState {
             cache_gen: Cell::new(0),
             cache: [const { Cell::new((0, 0)) }; STACK_CACHE_SLOTS],
             measure: crate::measure::ThreadCounters::new(),
+            strata: Cell::new(None),
         }
     }
 

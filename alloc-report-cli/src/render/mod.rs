@@ -153,11 +153,15 @@ pub(crate) fn write_sampling_note(
     o: &TextOptions,
 ) -> io::Result<()> {
     if let Mode::Sampled { rate_bytes } = profile.meta.mode {
+        let calibrated = match profile.meta.calibration {
+            Some(c) if c.strata > 0 => ", calibrated to exact totals by thread and size",
+            _ => "",
+        };
         writeln!(
             w,
             "{}",
             o.style().yellow(&format!(
-                "Sampled profile (one sample per {} on average): figures are estimates.",
+                "Sampled profile (one sample per {} on average{calibrated}): figures are estimates.",
                 number::bytes(rate_bytes)
             ))
         )?;

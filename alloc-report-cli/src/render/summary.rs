@@ -225,6 +225,16 @@ mod tests {
         assert!(text.contains(
             "Sampled profile (one sample per 512.0 KiB on average): figures are estimates."
         ));
+        p.meta.calibration = Some(alloc_core::format::Calibration {
+            strata: 12,
+            bytes: 1 << 30,
+            strata_plain: 3,
+        });
+        let text = run(200, |w| render(w, &p, &s, &TextOptions::default()));
+        assert!(text.contains(
+            "Sampled profile (one sample per 512.0 KiB on average, calibrated to exact totals \
+             by thread and size): figures are estimates."
+        ));
     }
 
     #[test]

@@ -1,0 +1,354 @@
+//! Exact totals by thread and size class in a sampling session, and what the
+//! samples add up to in each, by callsite: what `alloc_core::calibrate` needs
+//! to hold each callsite's estimate against exact figures.
+//!
+//! Every allocation and reallocation of a sampling session adds its bytes
+//! (and an allocation its block) to its thread's count for its size class: a
+//! plain load and store into memory only that thread writes, as the global
+//! counters do. Each sampled event adds its weight to a cell for its
+//! (callsite, class) in the same thread's table, under the thread's record
+//! lock, so the profile writer, holding every record's lock, reads whole
+//! cells.
+//!
+//! The counts belong to a counter slot (`counters.rs`), not to a thread: a
+//! thread that exits gives its slot up with what it counted, and the next
+//! thread to take the slot adds to it. Any grouping of events serves, as long
+//! as the exact counts and the samples use the same one.
+
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+use alloc_core::calibrate::{Cell as CalCell, Stratum, calibrate, strata_used};
+use alloc_core::format::{Calibration, Callsite};
+
+use crate::counters::SLOTS;
+use crate::sampling::{ONE, W};
+use crate::thread::ThreadState;
+
+/// Size classes: four per power of two (sizes 0 to 3 have one each).
+pub const CLASSES: usize = 256;
+/// Cells per thread: (callsite, class) pairs a thread's samples can be kept
+/// in. A sample that finds no cell makes its class keep plain estimates.
+const CELLS: usize = 1024;
+/// Cells probed for a free one.
+const PROBES: usize = 64;
+
+/// Whether sampling sessions calibrate (`SessionBuilder::calibrate`).
+pub static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// The size class of a block of `size` bytes: `size` itself below 4, then
+/// four classes for each power of two, split by the two bits after the top
+/// one.
+#[inline]
+pub fn class(size: u64) -> usize {
+    if size < 4 {
+        return size as usize;
+    }
+    let e = 63 - size.leading_zeros();
+    let quarter = (size >> (e - 2)) & 3;
+    (4 * (e - 1) + quarter as u32) as usize
+}
+
+/// One (callsite, class) cell's samples; floats are kept as their bits.
+struct Cell {
+    generation: AtomicU32,
+    stack: AtomicU32,
+    class: AtomicU32,
+    samples: AtomicU32,
+    allocs: AtomicU32,
+    bytes: AtomicU64,
+    blocks: AtomicU64,
+    bytes_var: AtomicU64,
+    blocks_var: AtomicU64,
+}
+
+/// A counter slot's strata.
+pub struct Strata {
+    generation: AtomicU32,
+    bytes: [AtomicU64; CLASSES],
+    blocks: [AtomicU64; CLASSES],
+    /// A bit per class whose samples did not all find a cell.
+    lost: [AtomicU64; CLASSES / 64],
+    cells: [Cell; CELLS],
+}
+
+/// Each counter slot's strata, mapped the first time a sampling session's
+/// thread holds the slot, and never unmapped.
+static BY_SLOT: [AtomicPtr<Strata>; SLOTS] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
+
+/// Adds to a counter only this thread writes.
+#[inline]
+fn bump(c: &AtomicU64, v: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
+}
+
+/// Adds to a float kept as bits, written only under the owner's record lock.
+fn bump_f(c: &AtomicU64, v: f64) {
+    let f = f64::from_bits(c.load(Ordering::Relaxed)) + v;
+    c.store(f.to_bits(), Ordering::Relaxed);
+}
+
+/// Gives the calling thread its slot's strata for session `generation`, at
+/// the thread's first sampling decision of the session; none when
+/// calibration is off, the thread has no counter slot, or no memory.
+#[cold]
+pub fn attach(ts: &ThreadState, generation: u32) {
+    ts.strata.set(None);
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(k) = crate::counters::slot_index(ts) else {
+        return;
+    };
+    let Some(entry) = BY_SLOT.get(k) else { return };
+    let mut p = entry.load(Ordering::Acquire);
+    if p.is_null() {
+        let Some(mem) = crate::os_mem::map_zeroed(size_of::<Strata>()) else {
+            return;
+        };
+        // Only the slot's owner maps its strata: no other thread stores here.
+        p = mem.cast::<Strata>().as_ptr();
+        entry.store(p, Ordering::Release);
+    }
+    // SAFETY: `p` is a mapping of one `Strata`, zeroed (a valid value: all
+    // atomics) when mapped, and never unmapped: a 'static shared reference.
+    let s: &'static Strata = unsafe { &*p };
+    if s.generation.load(Ordering::Relaxed) != generation {
+        // A slot that counted for an older session: start again. (One that
+        // counted for this one, before its thread exited, is added to.)
+        for c in s.bytes.iter().chain(&s.blocks).chain(&s.lost) {
+            c.store(0, Ordering::Relaxed);
+        }
+        s.generation.store(generation, Ordering::Release);
+    }
+    ts.strata.set(Some(s));
+}
+
+/// Forgets the exiting thread's strata (its counter slot is given up).
+pub fn detach(ts: &ThreadState) {
+    ts.strata.set(None);
+}
+
+/// Counts an allocation (`alloc`) or reallocation of `size` bytes.
+#[inline]
+pub fn count(ts: &ThreadState, size: usize, alloc: bool) {
+    if let Some(s) = ts.strata.get() {
+        // Masked, so that no bounds check is left to fail (classes end
+        // below `CLASSES` anyway).
+        let c = class(size as u64) & (CLASSES - 1);
+        bump(&s.bytes[c], size as u64);
+        if alloc {
+            bump(&s.blocks[c], 1);
+        }
+    }
+}
+
+/// Takes back a reallocation [`count`]ed before the inner allocator failed it.
+#[cold]
+pub fn uncount(ts: &ThreadState, size: usize) {
+    if let Some(b) = ts
+        .strata
+        .get()
+        .and_then(|s| s.bytes.get(class(size as u64)))
+    {
+        bump(b, (size as u64).wrapping_neg());
+    }
+}
+
+/// Adds a sampled event of `size` bytes, weight `w`, at stack `stack` to the
+/// calling thread's cells (under its record lock).
+#[cold]
+#[inline(never)]
+pub fn note_sampled(ts: &ThreadState, stack: u32, size: u64, w: W, alloc: bool) {
+    let Some(s) = ts.strata.get() else { return };
+    let generation = s.generation.load(Ordering::Relaxed);
+    let class = class(size) as u32;
+    let h = (u64::from(stack) << 8 | u64::from(class)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let start = (h >> 40) as usize;
+    let found = (0..PROBES)
+        .filter_map(|i| s.cells.get((start + i) % CELLS))
+        .find(|c| {
+            c.generation.load(Ordering::Relaxed) != generation
+                || (c.stack.load(Ordering::Relaxed) == stack
+                    && c.class.load(Ordering::Relaxed) == class)
+        });
+    let Some(c) = found else {
+        if let Some(bits) = s.lost.get(class as usize / 64) {
+            bits.fetch_or(1 << (class % 64), Ordering::Relaxed);
+        }
+        return;
+    };
+    if c.generation.load(Ordering::Relaxed) != generation {
+        for v in [&c.samples, &c.allocs] {
+            v.store(0, Ordering::Relaxed);
+        }
+        for v in [&c.bytes, &c.blocks, &c.bytes_var, &c.blocks_var] {
+            v.store(0f64.to_bits(), Ordering::Relaxed);
+        }
+        c.stack.store(stack, Ordering::Relaxed);
+        c.class.store(class, Ordering::Relaxed);
+        c.generation.store(generation, Ordering::Relaxed);
+    }
+    let one = ONE as f64;
+    let (b, n) = (w.b as f64 / one, w.n as f64 / one);
+    c.samples
+        .store(c.samples.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    bump_f(&c.bytes, b);
+    bump_f(&c.bytes_var, b * (b - size as f64));
+    if alloc {
+        c.allocs
+            .store(c.allocs.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        bump_f(&c.blocks, n);
+        bump_f(&c.blocks_var, n * (n - 1.0));
+    }
+}
+
+/// The strata and cells of session `generation`, for bytes and for blocks,
+/// in `alloc_core::calibrate`'s terms (callsites by raw stack id).
+#[derive(Default)]
+pub struct Collected {
+    /// Strata of bytes and their cells.
+    pub bytes: (Vec<Stratum>, Vec<CalCell>),
+    /// Strata of blocks and their cells.
+    pub blocks: (Vec<Stratum>, Vec<CalCell>),
+}
+
+/// Reads every slot's strata of session `generation` (with every record's
+/// lock held, so no sample is half-added).
+pub fn collect(generation: u32) -> Collected {
+    let mut out = Collected::default();
+    for entry in &BY_SLOT {
+        let p = entry.load(Ordering::Acquire);
+        if p.is_null() {
+            continue;
+        }
+        // SAFETY: as in `attach`: a mapped `Strata`, never unmapped.
+        let s: &Strata = unsafe { &*p };
+        if s.generation.load(Ordering::Acquire) != generation {
+            continue;
+        }
+        let base = out.bytes.0.len();
+        for class in 0..CLASSES {
+            let lost = s
+                .lost
+                .get(class / 64)
+                .is_some_and(|b| b.load(Ordering::Relaxed) & (1 << (class % 64)) != 0);
+            let exact = |v: &[AtomicU64; CLASSES]| {
+                v.get(class)
+                    .map_or(0.0, |c| c.load(Ordering::Relaxed) as f64)
+            };
+            out.bytes.0.push(Stratum {
+                exact: exact(&s.bytes),
+                usable: !lost,
+            });
+            out.blocks.0.push(Stratum {
+                exact: exact(&s.blocks),
+                usable: !lost,
+            });
+        }
+        for c in &s.cells {
+            if c.generation.load(Ordering::Relaxed) != generation {
+                continue;
+            }
+            let f = |v: &AtomicU64| f64::from_bits(v.load(Ordering::Relaxed));
+            let (stack, class) = (
+                c.stack.load(Ordering::Relaxed),
+                c.class.load(Ordering::Relaxed) as usize,
+            );
+            out.bytes.1.push(CalCell {
+                callsite: stack,
+                stratum: base + class,
+                samples: c.samples.load(Ordering::Relaxed),
+                estimate: f(&c.bytes),
+                variance: f(&c.bytes_var),
+            });
+            let allocs = c.allocs.load(Ordering::Relaxed);
+            if allocs > 0 {
+                out.blocks.1.push(CalCell {
+                    callsite: stack,
+                    stratum: base + class,
+                    samples: allocs,
+                    estimate: f(&c.blocks),
+                    variance: f(&c.blocks_var),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Calibrates the callsites' figures (by raw stack id, fixed point as the
+/// records keep them) with what [`collect`] read; returns what they were held
+/// against. Each callsite's live and peak figures scale with its total, so
+/// that no part exceeds its whole.
+pub fn apply(sites: &mut [&mut Callsite], c: &Collected) -> Calibration {
+    let one = ONE as f64;
+    let scaled = |v: u64, f: f64| (v as f64 * f) as u64;
+    let with_var = |var: &mut Option<u64>, d: f64| {
+        if let Some(v) = var {
+            *v = (*v as f64 + d).max(0.0).round() as u64;
+        }
+    };
+    for (id, a) in calibrate(&c.bytes.0, &c.bytes.1) {
+        let Some(site) = sites.get_mut(id as usize) else {
+            continue;
+        };
+        let old = site.bytes as f64;
+        let new = (old + a.estimate * one).max(0.0);
+        let f = if old > 0.0 { new / old } else { 1.0 };
+        site.bytes = new.round() as u64;
+        for v in [
+            &mut site.live_bytes,
+            &mut site.peak_bytes,
+            &mut site.max_live_bytes,
+        ] {
+            *v = scaled(*v, f).min(site.bytes);
+        }
+        with_var(&mut site.bytes_variance, a.variance);
+    }
+    for (id, a) in calibrate(&c.blocks.0, &c.blocks.1) {
+        let Some(site) = sites.get_mut(id as usize) else {
+            continue;
+        };
+        let old = site.blocks as f64;
+        let new = (old + a.estimate * one).max(0.0);
+        let f = if old > 0.0 { new / old } else { 1.0 };
+        site.blocks = new.round() as u64;
+        let events = site.blocks.saturating_add(site.reallocs);
+        for v in [&mut site.live_blocks, &mut site.peak_blocks] {
+            *v = scaled(*v, f).min(events);
+        }
+        site.freed_blocks = site.freed_blocks.min(events);
+        with_var(&mut site.blocks_variance, a.variance);
+    }
+    let mut out = Calibration::default();
+    for (st, used) in c.bytes.0.iter().zip(strata_used(&c.bytes.0, &c.bytes.1)) {
+        match used {
+            Some(true) => {
+                out.strata += 1;
+                out.bytes += st.exact as u64;
+            }
+            Some(false) => out.strata_plain += 1,
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_split_each_power_of_two_in_four() {
+        let classes: Vec<usize> = [0, 1, 3, 4, 5, 7, 8, 9, 10, 12, 15, 16]
+            .iter()
+            .map(|&s| class(s))
+            .collect();
+        assert_eq!(classes, [0, 1, 3, 4, 5, 7, 8, 8, 9, 10, 11, 12]);
+        assert_eq!(class(24), class(27));
+        assert_ne!(class(24), class(23));
+        assert_ne!(class(27), class(28));
+        assert!(class(u64::MAX) < CLASSES);
+    }
+}
