@@ -191,13 +191,17 @@ pub fn note_sampled(ts: &ThreadState, stack: u32, size: u64, w: W, alloc: bool) 
     }
     let one = ONE as f64;
     let (b, n) = (w.b as f64 / one, w.n as f64 / one);
-    c.samples
-        .store(c.samples.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    c.samples.store(
+        c.samples.load(Ordering::Relaxed).saturating_add(1),
+        Ordering::Relaxed,
+    );
     bump_f(&c.bytes, b);
     bump_f(&c.bytes_var, b * (b - size as f64));
     if alloc {
-        c.allocs
-            .store(c.allocs.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        c.allocs.store(
+            c.allocs.load(Ordering::Relaxed).saturating_add(1),
+            Ordering::Relaxed,
+        );
         bump_f(&c.blocks, n);
         bump_f(&c.blocks_var, n * (n - 1.0));
     }
