@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn unusable_and_thin_strata_keep_the_plain_estimates() {
-        let strata = [
+        let (unusable, usable) = (
             Stratum {
                 exact: 10.0,
                 usable: false,
@@ -216,28 +216,33 @@ mod tests {
                 exact: 10.0,
                 usable: true,
             },
-        ];
-        let out = calibrate(
-            &strata,
-            &[
-                cell(1, 0, 50, 500.0, 1.0),
-                cell(2, 1, MIN_SAMPLES - 1, 500.0, 1.0),
-            ],
         );
+        let cells = [
+            cell(1, 0, 50, 500.0, 1.0),
+            cell(2, 1, MIN_SAMPLES - 1, 500.0, 1.0),
+        ];
+        let out = calibrate(&[unusable, usable], &cells);
         assert!(out.is_empty(), "{out:?}");
-        let mut third = cells_of_three();
-        third.push(cell(3, 1, MIN_SAMPLES, 5.0, 1.0));
         assert_eq!(
-            strata_used(&[strata[0], strata[1], strata[1]], &third),
-            [Some(false), Some(true), None]
+            strata_used(&[unusable, usable], &cells),
+            [Some(false), Some(false)]
         );
     }
 
-    fn cells_of_three() -> Vec<Cell> {
-        vec![
-            cell(1, 0, 50, 500.0, 1.0),
-            cell(2, 1, MIN_SAMPLES - 1, 500.0, 1.0),
-        ]
+    #[test]
+    fn strata_used_counts_samples_over_every_callsite() {
+        let usable = Stratum {
+            exact: 10.0,
+            usable: true,
+        };
+        // Two callsites of too few samples each, enough together; the third
+        // stratum has none.
+        let cells = [
+            cell(1, 0, MIN_SAMPLES - 1, 500.0, 1.0),
+            cell(2, 0, 1, 5.0, 1.0),
+        ];
+        assert_eq!(strata_used(&[usable, usable], &cells), [Some(true), None]);
+        assert_eq!(calibrate(&[usable, usable], &cells).len(), 2);
     }
 
     #[test]

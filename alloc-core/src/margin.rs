@@ -9,7 +9,9 @@
 //! from the events it sampled, each adding `w (w - s)` (Horvitz–Thompson),
 //! and the profile keeps it per callsite ([`Callsite::bytes_variance`]):
 //! [`callsite_margin_95`] turns it into a margin. That holds for any mix of
-//! block sizes.
+//! block sizes. In a calibrated profile (`meta.calibration`) the variance kept
+//! is the calibrated estimate's instead ([`crate::calibrate`]), and the margin
+//! follows it.
 //!
 //! [`relative_sd`] is the model for a callsite whose events all have one
 //! size, `sqrt((1 - p) / (p * n))` for `n` events: about

@@ -556,7 +556,8 @@ pub fn realloc_end(
     thread::enter(|ts| {
         if new_ptr.is_null() {
             counters::on_failure(ts);
-            if sampling::sampling() {
+            // Counted in `realloc_begin` under the same conditions.
+            if recording() && sampling::sampling() {
                 crate::strata::uncount(ts, new_size);
             }
         } else {

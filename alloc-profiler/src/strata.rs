@@ -17,7 +17,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
-use alloc_core::calibrate::{Cell as CalCell, Stratum, calibrate, strata_used};
+use alloc_core::calibrate::{Adjustment, Cell as CalCell, Stratum, calibrate, strata_used};
 use alloc_core::format::{Calibration, Callsite};
 
 use crate::counters::SLOTS;
@@ -207,14 +207,23 @@ pub fn note_sampled(ts: &ThreadState, stack: u32, size: u64, w: W, alloc: bool) 
     }
 }
 
-/// The strata and cells of session `generation`, for bytes and for blocks,
-/// in `alloc_core::calibrate`'s terms (callsites by raw stack id).
+/// One measure's strata and the cells of samples in them, in
+/// `alloc_core::calibrate`'s terms (callsites by raw stack id).
+#[derive(Default)]
+pub struct Measure {
+    /// Every slot's classes, `CLASSES` per slot.
+    pub strata: Vec<Stratum>,
+    /// The (callsite, stratum) cells.
+    pub cells: Vec<CalCell>,
+}
+
+/// What [`collect`] read of session `generation`, for bytes and for blocks.
 #[derive(Default)]
 pub struct Collected {
-    /// Strata of bytes and their cells.
-    pub bytes: (Vec<Stratum>, Vec<CalCell>),
-    /// Strata of blocks and their cells.
-    pub blocks: (Vec<Stratum>, Vec<CalCell>),
+    /// Bytes allocated and reallocated.
+    pub bytes: Measure,
+    /// Blocks allocated.
+    pub blocks: Measure,
 }
 
 /// Reads every slot's strata of session `generation` (with every record's
@@ -231,7 +240,7 @@ pub fn collect(generation: u32) -> Collected {
         if s.generation.load(Ordering::Acquire) != generation {
             continue;
         }
-        let base = out.bytes.0.len();
+        let base = out.bytes.strata.len();
         for class in 0..CLASSES {
             let lost = s
                 .lost
@@ -241,11 +250,11 @@ pub fn collect(generation: u32) -> Collected {
                 v.get(class)
                     .map_or(0.0, |c| c.load(Ordering::Relaxed) as f64)
             };
-            out.bytes.0.push(Stratum {
+            out.bytes.strata.push(Stratum {
                 exact: exact(&s.bytes),
                 usable: !lost,
             });
-            out.blocks.0.push(Stratum {
+            out.blocks.strata.push(Stratum {
                 exact: exact(&s.blocks),
                 usable: !lost,
             });
@@ -259,7 +268,7 @@ pub fn collect(generation: u32) -> Collected {
                 c.stack.load(Ordering::Relaxed),
                 c.class.load(Ordering::Relaxed) as usize,
             );
-            out.bytes.1.push(CalCell {
+            out.bytes.cells.push(CalCell {
                 callsite: stack,
                 stratum: base + class,
                 samples: c.samples.load(Ordering::Relaxed),
@@ -268,7 +277,7 @@ pub fn collect(generation: u32) -> Collected {
             });
             let allocs = c.allocs.load(Ordering::Relaxed);
             if allocs > 0 {
-                out.blocks.1.push(CalCell {
+                out.blocks.cells.push(CalCell {
                     callsite: stack,
                     stratum: base + class,
                     samples: allocs,
@@ -286,47 +295,39 @@ pub fn collect(generation: u32) -> Collected {
 /// against. Each callsite's live and peak figures scale with its total, so
 /// that no part exceeds its whole.
 pub fn apply(sites: &mut [&mut Callsite], c: &Collected) -> Calibration {
-    let one = ONE as f64;
     let scaled = |v: u64, f: f64| (v as f64 * f) as u64;
-    let with_var = |var: &mut Option<u64>, d: f64| {
-        if let Some(v) = var {
-            *v = (*v as f64 + d).max(0.0).round() as u64;
-        }
-    };
-    for (id, a) in calibrate(&c.bytes.0, &c.bytes.1) {
+    for (id, a) in calibrate(&c.bytes.strata, &c.bytes.cells) {
         let Some(site) = sites.get_mut(id as usize) else {
             continue;
         };
-        let old = site.bytes as f64;
-        let new = (old + a.estimate * one).max(0.0);
-        let f = if old > 0.0 { new / old } else { 1.0 };
-        site.bytes = new.round() as u64;
+        let f = adjust(&mut site.bytes, &mut site.bytes_variance, a);
+        let whole = site.bytes;
         for v in [
             &mut site.live_bytes,
             &mut site.peak_bytes,
             &mut site.max_live_bytes,
         ] {
-            *v = scaled(*v, f).min(site.bytes);
+            *v = scaled(*v, f).min(whole);
         }
-        with_var(&mut site.bytes_variance, a.variance);
     }
-    for (id, a) in calibrate(&c.blocks.0, &c.blocks.1) {
+    for (id, a) in calibrate(&c.blocks.strata, &c.blocks.cells) {
         let Some(site) = sites.get_mut(id as usize) else {
             continue;
         };
-        let old = site.blocks as f64;
-        let new = (old + a.estimate * one).max(0.0);
-        let f = if old > 0.0 { new / old } else { 1.0 };
-        site.blocks = new.round() as u64;
+        let f = adjust(&mut site.blocks, &mut site.blocks_variance, a);
         let events = site.blocks.saturating_add(site.reallocs);
         for v in [&mut site.live_blocks, &mut site.peak_blocks] {
             *v = scaled(*v, f).min(events);
         }
         site.freed_blocks = site.freed_blocks.min(events);
-        with_var(&mut site.blocks_variance, a.variance);
     }
     let mut out = Calibration::default();
-    for (st, used) in c.bytes.0.iter().zip(strata_used(&c.bytes.0, &c.bytes.1)) {
+    let bytes = &c.bytes;
+    for (st, used) in bytes
+        .strata
+        .iter()
+        .zip(strata_used(&bytes.strata, &bytes.cells))
+    {
         match used {
             Some(true) => {
                 out.strata += 1;
@@ -337,6 +338,18 @@ pub fn apply(sites: &mut [&mut Callsite], c: &Collected) -> Calibration {
         }
     }
     out
+}
+
+/// Moves a fixed-point `total` and its `variance` (in whole units²) by `a`;
+/// returns the factor the total changed by.
+fn adjust(total: &mut u64, variance: &mut Option<u64>, a: Adjustment) -> f64 {
+    let old = *total as f64;
+    let new = (old + a.estimate * ONE as f64).max(0.0);
+    *total = new.round() as u64;
+    if let Some(v) = variance {
+        *v = (*v as f64 + a.variance).max(0.0).round() as u64;
+    }
+    if old > 0.0 { new / old } else { 1.0 }
 }
 
 #[cfg(test)]
