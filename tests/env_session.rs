@@ -76,6 +76,9 @@ fn the_sampler_takes_its_rate_and_seed_from_the_environment() {
                 ("ALLOC_PROFILER", path.as_os_str()),
                 ("ALLOC_PROFILER_SAMPLE", "4096".as_ref()),
                 ("ALLOC_PROFILER_SAMPLE_SEED", seed.as_ref()),
+                // Calibrated, the callsite (alone in its strata) would come
+                // out exact whatever the seed.
+                ("ALLOC_PROFILER_CALIBRATE", "0".as_ref()),
                 ("ALLOC_PROFILER_TEST_SAMPLED_CHILD", "1".as_ref()),
             ],
         );

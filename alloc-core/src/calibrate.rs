@@ -2,7 +2,8 @@
 //! held against exact totals the session counted without sampling.
 //!
 //! A sampling session samples few events, but it can count all of them by
-//! thread and size class at the cost of two additions each. Those groups
+//! thread and calling code (the "site": a hash of the innermost frames) at
+//! the cost of two additions each. Those groups
 //! ("strata") are exact. A callsite's plain (Horvitz–Thompson) estimate is
 //! the sum of its samples' weights; its calibrated estimate shares out each
 //! stratum's exact total among the callsites sampled in it, in proportion to
@@ -12,13 +13,13 @@
 //! estimate(c) = Σ over strata s of  exact(s) × sampled(c, s) / sampled(s)
 //! ```
 //!
-//! A callsite that is alone in its strata, as a callsite often is in its own
-//! thread at its own sizes, is then exact; one that shares a stratum keeps
+//! A callsite that is alone in its strata, as most callsites are in their
+//! own thread at their own site, is then exact; one that shares a stratum keeps
 //! only the chance in how the samples split between the callsites, not the
 //! chance in how many samples the stratum drew. The estimate is a ratio
-//! estimator: its bias is of the order of one over a stratum's samples, so
-//! strata with fewer than [`MIN_SAMPLES`] samples, and those the session
-//! could not follow to the end (`usable: false`), keep the plain estimate.
+//! estimator: its bias is of the order of one over a stratum's samples and
+//! comes only from strata shared by several callsites. Strata the session
+//! could not follow to the end (`usable: false`) keep the plain estimate.
 //!
 //! The variance comes from the same samples (linearization): within a
 //! calibrated stratum each sample counts for its residual, its weight minus
@@ -42,9 +43,6 @@
 //! ```
 
 use std::collections::HashMap;
-
-/// Strata with fewer samples than this keep the plain estimate.
-pub const MIN_SAMPLES: u32 = 5;
 
 /// One group of events whose total the session counted exactly.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,7 +96,7 @@ fn sums(strata: &[Stratum], cells: &[Cell]) -> Vec<(u64, f64, f64)> {
 
 /// Whether a stratum with these sums gets calibrated.
 fn calibrated(st: &Stratum, &(samples, sampled, _): &(u64, f64, f64)) -> bool {
-    st.usable && samples >= u64::from(MIN_SAMPLES) && sampled > 0.0
+    st.usable && samples > 0 && sampled > 0.0
 }
 
 /// For each stratum: `Some(true)` when [`calibrate`] holds its cells against
@@ -206,7 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn unusable_and_thin_strata_keep_the_plain_estimates() {
+    fn unusable_and_empty_strata_keep_the_plain_estimates() {
         let (unusable, usable) = (
             Stratum {
                 exact: 10.0,
@@ -219,13 +217,13 @@ mod tests {
         );
         let cells = [
             cell(1, 0, 50, 500.0, 1.0),
-            cell(2, 1, MIN_SAMPLES - 1, 500.0, 1.0),
+            cell(2, 1, 0, 0.0, 0.0),
         ];
         let out = calibrate(&[unusable, usable], &cells);
         assert!(out.is_empty(), "{out:?}");
         assert_eq!(
             strata_used(&[unusable, usable], &cells),
-            [Some(false), Some(false)]
+            [Some(false), None]
         );
     }
 
@@ -235,12 +233,9 @@ mod tests {
             exact: 10.0,
             usable: true,
         };
-        // Two callsites of too few samples each, enough together; the third
-        // stratum has none.
-        let cells = [
-            cell(1, 0, MIN_SAMPLES - 1, 500.0, 1.0),
-            cell(2, 0, 1, 5.0, 1.0),
-        ];
+        // A cell without samples does not make its stratum sampled; one
+        // sample of another callsite does. The second stratum has none.
+        let cells = [cell(1, 0, 0, 0.0, 0.0), cell(2, 0, 1, 5.0, 1.0)];
         assert_eq!(strata_used(&[usable, usable], &cells), [Some(true), None]);
         assert_eq!(calibrate(&[usable, usable], &cells).len(), 2);
     }

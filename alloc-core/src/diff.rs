@@ -19,26 +19,49 @@ pub struct DiffOptions {
     pub by: Metric,
     /// Rows kept at most; `None` keeps all.
     pub limit: Option<usize>,
+    /// Also rows of callsites whose figure did not change (after the
+    /// changed ones, largest first), as when comparing estimates against
+    /// exact figures, where "unchanged" means "estimated exactly".
+    pub unchanged: bool,
 }
 
 impl Default for DiffOptions {
     fn default() -> Self {
-        Self {
-            by: Metric::Bytes,
-            limit: None,
-        }
+        Self::new(Metric::Bytes, None)
     }
 }
 
 impl DiffOptions {
-    /// Options comparing `by`, keeping at most `limit` rows.
+    /// Options comparing `by`, keeping at most `limit` rows of changed
+    /// callsites.
     #[must_use]
     pub const fn new(by: Metric, limit: Option<usize>) -> Self {
-        Self { by, limit }
+        Self {
+            by,
+            limit,
+            unchanged: false,
+        }
+    }
+
+    /// These options, with rows for unchanged callsites too.
+    ///
+    /// ```
+    /// use alloc_core::diff::{diff, DiffOptions};
+    /// use alloc_core::testing::ProfileBuilder;
+    /// let mut b = ProfileBuilder::new("demo");
+    /// b.site(&[("demo::f", "src/main.rs", 1)], |c| { c.blocks = 1; c.bytes = 100; });
+    /// let p = b.build();
+    /// let d = diff(&p, &p, &DiffOptions::default().with_unchanged());
+    /// assert_eq!((d.changed, d.rows.len(), d.rows[0].old), (0, 1, 100));
+    /// ```
+    #[must_use]
+    pub const fn with_unchanged(mut self) -> Self {
+        self.unchanged = true;
+        self
     }
 }
 
-/// One matched callsite whose figure changed.
+/// One matched callsite: its figure in each profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiffRow {
     /// The figure in the old profile (0 when the callsite is new).
@@ -86,7 +109,8 @@ pub struct Diff {
     pub new_total: u64,
     /// Callsites whose figure changed, before the limit.
     pub changed: usize,
-    /// Those callsites, biggest increase first, biggest decrease last.
+    /// Those callsites, biggest increase first, biggest decrease last; then,
+    /// with [`DiffOptions::unchanged`], the unchanged ones, largest first.
     pub rows: Vec<DiffRow>,
 }
 
@@ -200,9 +224,9 @@ pub fn diff(old: &Profile, new: &Profile, options: &DiffOptions) -> Diff {
             e.3.get_or_insert(c.stack);
         }
     }
-    let mut rows: Vec<DiffRow> = table
+    let (mut rows, mut same): (Vec<DiffRow>, Vec<DiffRow>) = table
         .into_values()
-        .filter(|e| e.0 != e.1)
+        .filter(|e| options.unchanged || e.0 != e.1)
         .map(|(o, n, old_stack, new_stack)| DiffRow {
             old: o,
             new: n,
@@ -210,14 +234,13 @@ pub fn diff(old: &Profile, new: &Profile, options: &DiffOptions) -> Diff {
             new_stack,
             user_frame: 0,
         })
-        .collect();
+        .partition(|r| r.old != r.new);
     let changed = rows.len();
-    rows.sort_unstable_by(|a, b| {
-        b.delta()
-            .cmp(&a.delta())
-            .then(a.new_stack.cmp(&b.new_stack))
-            .then(a.old_stack.cmp(&b.old_stack))
-    });
+    let by_stacks =
+        |a: &DiffRow, b: &DiffRow| a.new_stack.cmp(&b.new_stack).then(a.old_stack.cmp(&b.old_stack));
+    rows.sort_unstable_by(|a, b| b.delta().cmp(&a.delta()).then(by_stacks(a, b)));
+    same.sort_unstable_by(|a, b| b.old.cmp(&a.old).then(by_stacks(a, b)));
+    rows.append(&mut same);
     rows.truncate(options.limit.unwrap_or(usize::MAX));
     let (mut old_names, mut new_names) = (FrameCache::new(old), FrameCache::new(new));
     for r in &mut rows {
@@ -327,6 +350,25 @@ mod tests {
         assert_eq!((d.rows.len(), d.changed), (1, 3));
         let d = diff(&new, &old, &DiffOptions::default());
         assert!(!d.increase_exceeds(0.0), "a decrease never fails the gate");
+    }
+
+    #[test]
+    fn unchanged_callsites_follow_the_changed_ones_when_asked_for() {
+        let old = build(&[
+            ("demo::a", "f", 1, 100),
+            ("demo::b", "f", 2, 300),
+            ("demo::c", "f", 3, 200),
+        ]);
+        let new = build(&[
+            ("demo::a", "f", 1, 90),
+            ("demo::b", "f", 2, 300),
+            ("demo::c", "f", 3, 200),
+        ]);
+        let d = diff(&old, &new, &DiffOptions::default().with_unchanged());
+        let got: Vec<_> = d.rows.iter().map(|r| (r.old, r.new)).collect();
+        assert_eq!(got, [(100, 90), (300, 300), (200, 200)]);
+        assert_eq!(d.changed, 1, "only the changed ones are counted as such");
+        assert_eq!(diff(&old, &new, &DiffOptions::default()).rows.len(), 1);
     }
 
     #[test]

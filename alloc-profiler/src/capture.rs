@@ -122,32 +122,18 @@ pub fn walk_frame_pointers(out: &mut [MaybeUninit<usize>], stack_hi: usize) -> C
 pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usize>]) -> Captured {
     let mut h = stack_hash::SEED;
     let mut n = 0;
-    // `last` is the highest address a 16-byte frame record may start at.
-    // Each record links to a higher one (checked below), so once the first
-    // is at or above `lo`, all are.
-    if let Some(last) = hi.checked_sub(16)
-        && fp >= lo
-        && fp <= last
-        && is_aligned(fp)
-    {
+    if let Some(last) = first_record(fp, lo, hi) {
         while let Some(slot) = out.get_mut(n) {
-            // SAFETY: fp is aligned and [fp, fp+16) lies inside [lo, hi)
-            // (lo <= fp <= hi - 16: checked for the first fp above, and for
-            // each next one below), the live part of this thread's stack
-            // (from the walking function's stack pointer to the stack's
-            // base), which is mapped and readable; a frame record is (saved
-            // fp, return address).
-            let (next, ret) = unsafe {
-                let rec = fp as *const usize;
-                (rec.read(), rec.add(1).read())
-            };
+            // SAFETY: `first_record` checked the first `fp`, and
+            // `links_up` each next one.
+            let (next, ret) = unsafe { read_record(fp) };
             if ret == 0 {
                 break;
             }
             slot.write(ret);
             n += 1;
             h = stack_hash::step(h, ret);
-            if next <= fp || next > last || !is_aligned(next) {
+            if !links_up(next, fp, last) {
                 break;
             }
             fp = next;
@@ -157,6 +143,67 @@ pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usi
         len: n,
         hash: stack_hash::finish(h, n),
     }
+}
+
+/// Return addresses [`site_hash`] reads.
+pub const SITE_FRAMES: usize = 3;
+
+/// A cheap name for the code that called the allocator, for the sampler's
+/// strata (`strata.rs`): the stack pointer, which tells apart the depths of
+/// a recursion, and the innermost [`SITE_FRAMES`] return addresses of the
+/// frame-pointer chain, which tell apart the calls made from one function,
+/// hashed together. Deterministic: the same stack gives the same name. When
+/// stacks are captured by the unwinder the frame pointer may hold anything,
+/// so only the stack pointer counts.
+#[inline(always)]
+pub fn site_hash(stack_hi: usize) -> u64 {
+    let sp = stack_pointer();
+    let mut h = stack_hash::step(stack_hash::SEED, sp);
+    if METHOD.load(Ordering::Relaxed) != FP {
+        return h;
+    }
+    let mut fp = frame_pointer();
+    if let Some(last) = first_record(fp, sp, stack_hi) {
+        for _ in 0..SITE_FRAMES {
+            // SAFETY: as in `walk_from`.
+            let (next, ret) = unsafe { read_record(fp) };
+            h = stack_hash::step(h, ret);
+            if !links_up(next, fp, last) {
+                break;
+            }
+            fp = next;
+        }
+    }
+    h
+}
+
+/// When the frame record at `fp` lies inside `[lo, hi)`, the highest address
+/// a 16-byte record may start at; each record links to a higher one
+/// ([`links_up`]), so once the first is at or above `lo`, all are.
+#[inline(always)]
+fn first_record(fp: usize, lo: usize, hi: usize) -> Option<usize> {
+    hi.checked_sub(16)
+        .filter(|&last| fp >= lo && fp <= last && is_aligned(fp))
+}
+
+/// Whether the record at `next` may be read after the one at `fp`.
+#[inline(always)]
+fn links_up(next: usize, fp: usize, last: usize) -> bool {
+    next > fp && next <= last && is_aligned(next)
+}
+
+/// The frame record at `fp`: (the saved frame pointer, the return address).
+///
+/// # Safety
+/// `fp` is aligned and `[fp, fp + 16)` lies inside the live part of this
+/// thread's stack (from the reading function's stack pointer to the stack's
+/// base), which is mapped and readable: [`first_record`] checked it for the
+/// first record, [`links_up`] for each next one.
+#[inline(always)]
+unsafe fn read_record(fp: usize) -> (usize, usize) {
+    let rec = fp as *const usize;
+    // SAFETY: the caller's promise: two aligned words inside the stack.
+    unsafe { (rec.read(), rec.add(1).read()) }
 }
 
 #[inline(always)]
@@ -293,6 +340,45 @@ mod tests {
         } else {
             std::hint::black_box(nested(depth - 1, out, hi))
         }
+    }
+
+    /// The site of a call made `depth` calls deep, through `first_caller`
+    /// (or `second_caller`, a copy of it).
+    #[inline(never)]
+    fn site_at_depth(depth: u32, second: bool, hi: usize) -> u64 {
+        if depth > 0 {
+            return std::hint::black_box(site_at_depth(depth - 1, second, hi));
+        }
+        // Not tail calls: each returns here, to its own call instruction.
+        if second {
+            std::hint::black_box(second_caller(hi))
+        } else {
+            std::hint::black_box(first_caller(hi))
+        }
+    }
+
+    #[inline(never)]
+    fn first_caller(hi: usize) -> u64 {
+        std::hint::black_box(site_hash(std::hint::black_box(hi)))
+    }
+
+    #[inline(never)]
+    fn second_caller(hi: usize) -> u64 {
+        std::hint::black_box(site_hash(std::hint::black_box(hi)))
+    }
+
+    #[test]
+    fn a_site_names_the_depth_and_the_calling_code() {
+        let hi = current_stack_hi().unwrap();
+        let site = |depth, second| site_at_depth(depth, second, hi);
+        assert_eq!(site(3, false), site(3, false), "one stack, one site");
+        assert_eq!(site(3, true), site(3, true));
+        assert_ne!(site(3, false), site(3, true), "another caller");
+        assert_ne!(site(3, false), site(4, false), "another depth");
+        let mut depths: Vec<u64> = (0..64).map(|d| site(d, false)).collect();
+        depths.sort_unstable();
+        depths.dedup();
+        assert_eq!(depths.len(), 64);
     }
 
     #[test]

@@ -29,7 +29,7 @@
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use crate::os_mem;
 
@@ -186,12 +186,26 @@ unsafe fn word_of(leaf: *mut AtomicU64, word: usize) -> &'static AtomicU64 {
     unsafe { &*leaf.add(word) }
 }
 
+/// Whether a session that puts headers ever started in this process: until
+/// one does, every bit is clear, and neither a free nor an allocation needs
+/// to look at the bitmap.
+static ANY: AtomicBool = AtomicBool::new(false);
+
+/// Notes that headers are put from now on: called before the session that
+/// puts them turns on. A thread makes a headed block only after it read the
+/// session on with acquire ordering (`recorder::header_layout`), and any
+/// thread that frees or reallocates the block was handed it later still,
+/// so both see this.
+pub fn in_use() {
+    ANY.store(true, Ordering::Relaxed);
+}
+
 /// True when the block at `ptr` carries a header.
 #[inline]
 pub fn is_headed(ptr: *mut u8) -> bool {
     // Headed blocks are aligned to 16; a block that is not can share its 16
     // bytes (and bit) with a small headed block just before it.
-    if !(ptr as usize).is_multiple_of(SIZE) {
+    if !ANY.load(Ordering::Relaxed) || !(ptr as usize).is_multiple_of(SIZE) {
         return false;
     }
     let (leaf, word, bit) = place(ptr as usize);
@@ -237,9 +251,9 @@ pub fn mark(ptr: *mut u8) -> bool {
 /// (no block).
 #[inline]
 pub fn note_plain(ptr: *mut u8) {
-    if ptr.is_null() || !(ptr as usize).is_multiple_of(SIZE) {
-        // No block; or one never taken for headed (see `is_headed`), whose
-        // bit may be a live headed block's just before it.
+    if !ANY.load(Ordering::Relaxed) || ptr.is_null() || !(ptr as usize).is_multiple_of(SIZE) {
+        // No bit was ever set; no block; or one never taken for headed (see
+        // `is_headed`), whose bit may be a live headed block's just before it.
         return;
     }
     let (leaf, word, bit) = place(ptr as usize);
@@ -349,6 +363,7 @@ mod tests {
 
     #[test]
     fn each_16_bytes_of_address_space_has_its_own_bit() {
+        in_use();
         let (a, b, c) = (addr(1, 0), addr(1, 1), addr(1, 64));
         assert!(!is_headed(a));
         assert!(mark(a));
@@ -378,6 +393,7 @@ mod tests {
 
     #[test]
     fn a_freed_headed_block_s_bit_stays_until_a_plain_block_takes_its_place() {
+        in_use();
         let (a, off) = (addr(4, 10), addr(4, 20).wrapping_add(8));
         assert!(mark(a));
         // Freed, then another headed block at the same address: still set.
@@ -398,6 +414,7 @@ mod tests {
 
     #[test]
     fn addresses_past_the_bitmap_are_never_headed() {
+        in_use();
         let far = std::ptr::without_provenance_mut(1 << ADDRESS_BITS);
         assert!(!mark(far));
         assert!(!is_headed(far));
@@ -406,6 +423,7 @@ mod tests {
 
     #[test]
     fn threads_marking_neighbours_in_one_word_keep_every_bit() {
+        in_use();
         // Under Miri, a word and a half: enough to interleave, and quick.
         let (rounds, units) = if cfg!(miri) { (2, 96) } else { (200, 256) };
         std::thread::scope(|s| {

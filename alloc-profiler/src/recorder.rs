@@ -222,10 +222,12 @@ pub enum Home {
 pub static HEADERS: AtomicBool = AtomicBool::new(false);
 
 /// The inner layout for a block of `layout` allocated now: with a header when
-/// the session puts them and the block can have one.
+/// the session puts them and the block can have one. (The session's state is
+/// read with acquire ordering, so that whoever meets the block later also
+/// sees that headers are in use: `header::in_use`.)
 #[inline]
 pub fn header_layout(layout: Layout) -> Option<Layout> {
-    if STATE.load(Ordering::Relaxed) == ON && HEADERS.load(Ordering::Relaxed) {
+    if STATE.load(Ordering::Acquire) == ON && HEADERS.load(Ordering::Relaxed) {
         header::outer(layout)
     } else {
         None
@@ -329,7 +331,8 @@ fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: 
     let (w, sampled) = (sampling::weight_with(size, rate), rate != 0);
     if sampled {
         stack_table::note_sampled(stack, size, w, true);
-        crate::strata::note_sampled(ts, stack, size, w, true);
+        // Counted by `should_sample` just before this call.
+        crate::strata::note_sampled(ts, stack, ts.stratum.get(), size, w, true);
     }
     let key = rec.tally.key(now());
     let t = heap::key_time(key);
@@ -470,6 +473,8 @@ pub struct Realloc {
     taken: Option<Block>,
     /// Where the old block was kept.
     home: Home,
+    /// The stratum a sampling session counted the reallocation in.
+    stratum: u32,
 }
 
 const IDLE: Realloc = Realloc {
@@ -478,6 +483,7 @@ const IDLE: Realloc = Realloc {
     stack: UNRECORDED,
     taken: None,
     home: Home::Table,
+    stratum: 0,
 };
 
 /// Before the inner allocator's `realloc` of `ptr` to `new_size` bytes: takes
@@ -490,20 +496,22 @@ pub fn realloc_begin(ptr: *mut u8, layout: Layout, new_size: usize, home: Home) 
         if !recording() {
             return IDLE;
         }
-        let (record_new, maybe_old) = if sampling::sampling() {
+        let (record_new, maybe_old, stratum) = if sampling::sampling() {
             (
                 sampling::should_sample(ts, new_size, false, generation()),
                 sampling::maybe_sampled(ptr as usize),
+                ts.stratum.get(),
             )
         } else {
-            (true, true)
+            (true, true, 0)
         };
+        let idle = Realloc { stratum, ..IDLE };
         if !record_new && !maybe_old {
-            return IDLE;
+            return idle;
         }
         contained(|| realloc_take(ts, ptr as usize, layout, record_new, maybe_old, home))
             .flatten()
-            .unwrap_or(IDLE)
+            .map_or(idle, |r| Realloc { stratum, ..r })
     })
     .unwrap_or(IDLE)
 }
@@ -539,6 +547,7 @@ fn realloc_take(
         stack,
         taken,
         home,
+        stratum: 0,
     })
 }
 
@@ -558,7 +567,7 @@ pub fn realloc_end(
             counters::on_failure(ts);
             // Counted in `realloc_begin` under the same conditions.
             if recording() && sampling::sampling() {
-                crate::strata::uncount(ts, new_size);
+                crate::strata::uncount(ts, new_size, r.stratum);
             }
         } else {
             counters::on_realloc(ts, layout.size(), new_size);
@@ -631,7 +640,7 @@ fn realloc_finish(
     let w_new = sampling::weight(new);
     if sampled {
         stack_table::note_sampled(r.stack, new, w_new, false);
-        crate::strata::note_sampled(ts, r.stack, new, w_new, false);
+        crate::strata::note_sampled(ts, r.stack, r.stratum, new, w_new, false);
     }
     let from = r.taken.map(|b| (b, sampling::weight(b.size)));
     let w_old = from.map_or(sampling::W::default(), |(_, w)| w);

@@ -124,7 +124,7 @@ fn interval(ts: &ThreadState, rate: u64) -> i64 {
 /// Whether to sample an allocation (`alloc`) or reallocation of `size` bytes
 /// on this thread, in session `generation`; counts it in the thread's exact
 /// strata either way.
-#[inline]
+#[inline(always)]
 pub fn should_sample(ts: &ThreadState, size: usize, alloc: bool, generation: u32) -> bool {
     let rate = RATE.load(Ordering::Relaxed);
     if ts.sample_gen.get() != generation {

@@ -437,10 +437,12 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
     crate::strata::ENABLED.store(config.calibrate, Ordering::Relaxed);
     // Headers take their memory from the program's allocator, which a memory
     // limit on the profiler's own tables cannot bound.
-    crate::recorder::HEADERS.store(
-        config.block_headers && config.sample_rate.is_none() && config.memory_limit.is_none(),
-        Ordering::Relaxed,
-    );
+    let headers =
+        config.block_headers && config.sample_rate.is_none() && config.memory_limit.is_none();
+    if headers {
+        crate::header::in_use();
+    }
+    crate::recorder::HEADERS.store(headers, Ordering::Relaxed);
     crate::recorder::reset_internal_errors();
     live_table::clear();
     stack_table::reset();

@@ -34,6 +34,8 @@ pub struct ThreadState {
     /// This thread's exact counts by size class in a sampling session (see
     /// `strata.rs`).
     pub strata: Cell<Option<&'static crate::strata::Strata>>,
+    /// The stratum of the event `strata::count` counted last.
+    pub stratum: Cell<u32>,
 }
 
 impl ThreadState {
@@ -51,6 +53,7 @@ impl ThreadState {
             cache: [const { Cell::new((0, 0)) }; STACK_CACHE_SLOTS],
             measure: crate::measure::ThreadCounters::new(),
             strata: Cell::new(None),
+            stratum: Cell::new(0),
         }
     }
 

@@ -48,11 +48,9 @@ pub fn load(path: &Path) -> Result<(Profile, Option<String>), String> {
 
 /// The `n` callsites with the most of `by` in `exact`, with `sampled`'s
 /// estimates (callsites are matched by their stacks' functions and lines, as
-/// `alloc-report diff` does). A callsite whose estimate is exactly right is
-/// not listed (diff keeps changes only): with byte sampling that does not
-/// happen to a large callsite.
+/// `alloc-report diff` does), those estimated exactly among them.
 pub fn compare(exact: &Profile, sampled: &Profile, by: Metric, n: usize) -> Vec<Row> {
-    let d = diff(exact, sampled, &DiffOptions::new(by, None));
+    let d = diff(exact, sampled, &DiffOptions::new(by, None).with_unchanged());
     let events: std::collections::HashMap<u32, u64> = exact
         .callsites
         .iter()

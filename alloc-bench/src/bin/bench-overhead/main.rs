@@ -598,8 +598,7 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
     // Seed 0's table, as a single run shows it; then every seed's errors
     // for the same callsites, against the spread chance alone gives.
     let rows = accuracy::compare(&exact, &sampled[0], alloc_core::metric::Metric::Bytes, 10);
-    // Each seed's rows for every callsite, looked up by the exact stack; a
-    // callsite missing from a diff was estimated exactly.
+    // Each seed's rows for every callsite, looked up by the exact stack.
     let all_rows: Vec<Vec<accuracy::Row>> = sampled
         .iter()
         .map(|s| accuracy::compare(&exact, s, alloc_core::metric::Metric::Bytes, usize::MAX))
