@@ -215,10 +215,7 @@ mod tests {
                 usable: true,
             },
         );
-        let cells = [
-            cell(1, 0, 50, 500.0, 1.0),
-            cell(2, 1, 0, 0.0, 0.0),
-        ];
+        let cells = [cell(1, 0, 50, 500.0, 1.0), cell(2, 1, 0, 0.0, 0.0)];
         let out = calibrate(&[unusable, usable], &cells);
         assert!(out.is_empty(), "{out:?}");
         assert_eq!(

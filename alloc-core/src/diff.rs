@@ -236,8 +236,11 @@ pub fn diff(old: &Profile, new: &Profile, options: &DiffOptions) -> Diff {
         })
         .partition(|r| r.old != r.new);
     let changed = rows.len();
-    let by_stacks =
-        |a: &DiffRow, b: &DiffRow| a.new_stack.cmp(&b.new_stack).then(a.old_stack.cmp(&b.old_stack));
+    let by_stacks = |a: &DiffRow, b: &DiffRow| {
+        a.new_stack
+            .cmp(&b.new_stack)
+            .then(a.old_stack.cmp(&b.old_stack))
+    };
     rows.sort_unstable_by(|a, b| b.delta().cmp(&a.delta()).then(by_stacks(a, b)));
     same.sort_unstable_by(|a, b| b.old.cmp(&a.old).then(by_stacks(a, b)));
     rows.append(&mut same);

@@ -168,11 +168,7 @@ pub fn count(ts: &ThreadState, size: usize, alloc: bool) {
 /// the inner allocator failed it.
 #[cold]
 pub fn uncount(ts: &ThreadState, size: usize, stratum: u32) {
-    if let Some(c) = ts
-        .strata
-        .get()
-        .and_then(|s| s.counts.get(stratum as usize))
-    {
+    if let Some(c) = ts.strata.get().and_then(|s| s.counts.get(stratum as usize)) {
         bump(&c.bytes, (size as u64).wrapping_neg());
     }
 }
@@ -185,8 +181,8 @@ pub fn uncount(ts: &ThreadState, size: usize, stratum: u32) {
 pub fn note_sampled(ts: &ThreadState, stack: u32, stratum: u32, size: u64, w: W, alloc: bool) {
     let Some(s) = ts.strata.get() else { return };
     let generation = s.generation.load(Ordering::Relaxed);
-    let h = (u64::from(stack) << STRATA_BITS | u64::from(stratum))
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let h =
+        (u64::from(stack) << STRATA_BITS | u64::from(stratum)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let start = (h >> 40) as usize;
     let found = (0..PROBES)
         .filter_map(|i| s.cells.get((start + i) % CELLS))
