@@ -145,23 +145,29 @@ pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usi
     }
 }
 
-/// Return addresses [`site_hash`] reads.
-pub const SITE_FRAMES: usize = 3;
+/// Return addresses [`site_hash`] reads. Where the allocator's entry point
+/// calls the recorder, the first is the same for every event (the call in
+/// the entry point) and the second is the program's call of the allocator.
+pub const SITE_FRAMES: usize = 2;
+
+/// Whether stacks are captured by walking frame pointers (so that a frame
+/// pointer may be followed at all).
+pub fn walks_frame_pointers() -> bool {
+    METHOD.load(Ordering::Relaxed) == FP
+}
 
 /// A cheap name for the code that called the allocator, for the sampler's
 /// strata (`strata.rs`): the stack pointer, which tells apart the depths of
 /// a recursion, and the innermost [`SITE_FRAMES`] return addresses of the
 /// frame-pointer chain, which tell apart the calls made from one function,
-/// hashed together. Deterministic: the same stack gives the same name. When
-/// stacks are captured by the unwinder the frame pointer may hold anything,
-/// so only the stack pointer counts.
+/// hashed together. Deterministic: the same stack gives the same name. The
+/// walk stays below `stack_hi`; with `stack_hi` 0 (when the frame pointers
+/// are not to be trusted: see [`walks_frame_pointers`]) only the stack
+/// pointer counts.
 #[inline(always)]
 pub fn site_hash(stack_hi: usize) -> u64 {
     let sp = stack_pointer();
     let mut h = stack_hash::step(stack_hash::SEED, sp);
-    if METHOD.load(Ordering::Relaxed) != FP {
-        return h;
-    }
     let mut fp = frame_pointer();
     if let Some(last) = first_record(fp, sp, stack_hi) {
         for _ in 0..SITE_FRAMES {
@@ -375,6 +381,10 @@ mod tests {
         assert_eq!(site(3, true), site(3, true));
         assert_ne!(site(3, false), site(3, true), "another caller");
         assert_ne!(site(3, false), site(4, false), "another depth");
+        // Without a frame walk, only the depth tells sites apart.
+        let unwalked = |depth, second| site_at_depth(depth, second, 0);
+        assert_eq!(unwalked(3, false), unwalked(3, true));
+        assert_ne!(unwalked(3, false), unwalked(4, false));
         let mut depths: Vec<u64> = (0..64).map(|d| site(d, false)).collect();
         depths.sort_unstable();
         depths.dedup();

@@ -136,7 +136,7 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// # Safety
     /// `base` must be null or a block the inner allocator just allocated
     /// with `outer`, which is `header::outer(layout)`.
-    #[inline]
+    #[inline(never)]
     unsafe fn headed(
         &self,
         base: *mut u8,

@@ -289,36 +289,65 @@ fn take_from_table(ptr: usize) -> Option<Block> {
 }
 
 /// After the inner allocator's `alloc` or `alloc_zeroed` returned `ptr`
-/// (with a header when `home` says so).
-#[inline]
+/// (with a header when `home` says so). Inlined into the allocator's entry
+/// point with the sampler's decision, so that an event no session records
+/// costs no call; a recorded one is [`record_alloc`]'s.
+#[inline(always)]
 pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind, home: Home) {
-    thread::enter(|ts| {
-        if ptr.is_null() {
-            counters::on_failure(ts);
-            if recording() {
-                contained(|| {
-                    if let Some((mut rec, _)) = lock_record(ts) {
-                        rec.tally.counts.failures += 1;
-                    }
-                });
-            }
-            return;
-        }
-        counters::on_alloc(ts, layout.size());
-        if ts.measure.depth.get() > 0 {
-            crate::measure::on_alloc(ts, layout.size());
-        }
-        if recording()
-            && (!sampling::sampling()
-                || sampling::should_sample(ts, layout.size(), true, generation()))
-        {
-            contained(|| record_alloc(ts, ptr as usize, layout, kind, home));
-        }
-    });
+    let Some(entered) = thread::entered() else {
+        return;
+    };
+    let ts = entered.state();
+    if ptr.is_null() {
+        return failed_alloc(ts);
+    }
+    counters::on_alloc(ts, layout.size());
+    if ts.measure.depth.get() > 0 {
+        measure_alloc(ts, layout.size());
+    }
+    // The sampler names the event's site from here, the allocator's entry
+    // point: its caller is the program's code.
+    if recording()
+        && (!sampling::sampling() || sampling::should_sample(ts, layout.size(), true, generation()))
+    {
+        record_alloc(ts, ptr as usize, layout, kind, home);
+    }
 }
 
+/// Counts an allocation the inner allocator refused.
+#[cold]
+#[inline(never)]
+fn failed_alloc(ts: &ThreadState) {
+    counters::on_failure(ts);
+    if recording() {
+        contained(|| {
+            if let Some((mut rec, _)) = lock_record(ts) {
+                rec.tally.counts.failures += 1;
+            }
+        });
+    }
+}
+
+/// [`crate::measure::on_alloc`], out of the allocator's entry point.
+#[inline(never)]
+fn measure_alloc(ts: &ThreadState, size: usize) {
+    crate::measure::on_alloc(ts, size);
+}
+
+/// [`crate::measure::on_dealloc`], out of the allocator's entry point.
+#[inline(never)]
+fn measure_dealloc(ts: &ThreadState, size: usize) {
+    crate::measure::on_dealloc(ts, size);
+}
+
+/// Records an allocation; a panic in the bookkeeping is caught and counted.
 #[inline(never)]
 fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: Home) {
+    contained(|| record_alloc_unguarded(ts, ptr, layout, kind, home));
+}
+
+#[inline(always)]
+fn record_alloc_unguarded(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: Home) {
     check_injected_panic();
     let mut frames = Frames::new();
     frames.capture(ts);
@@ -411,22 +440,31 @@ fn gone(key: u64, b: &Block, w: sampling::W) -> Change {
     }
 }
 
-/// Before the inner allocator's `dealloc` of `ptr` (kept where `home` says).
-#[inline]
+/// Before the inner allocator's `dealloc` of `ptr` (kept where `home`
+/// says). Inlined, as [`on_alloc`]; a recorded event is [`record_dealloc`]'s.
+#[inline(always)]
 pub fn on_dealloc(ptr: *mut u8, layout: Layout, home: Home) {
-    thread::enter(|ts| {
-        counters::on_dealloc(ts, layout.size());
-        if ts.measure.depth.get() > 0 {
-            crate::measure::on_dealloc(ts, layout.size());
-        }
-        if recording() && (!sampling::sampling() || sampling::maybe_sampled(ptr as usize)) {
-            contained(|| record_dealloc(ts, ptr as usize, layout, home));
-        }
-    });
+    let Some(entered) = thread::entered() else {
+        return;
+    };
+    let ts = entered.state();
+    counters::on_dealloc(ts, layout.size());
+    if ts.measure.depth.get() > 0 {
+        measure_dealloc(ts, layout.size());
+    }
+    if recording() && (!sampling::sampling() || sampling::maybe_sampled(ptr as usize)) {
+        record_dealloc(ts, ptr as usize, layout, home);
+    }
 }
 
+/// Records a deallocation; a panic in the bookkeeping is caught and counted.
 #[inline(never)]
 fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout, home: Home) {
+    contained(|| record_dealloc_unguarded(ts, ptr, layout, home));
+}
+
+#[inline(always)]
+fn record_dealloc_unguarded(ts: &ThreadState, ptr: usize, layout: Layout, home: Home) {
     let Some((mut rec, generation)) = lock_record(ts) else {
         return;
     };

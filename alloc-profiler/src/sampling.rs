@@ -134,7 +134,9 @@ pub fn should_sample(ts: &ThreadState, size: usize, alloc: bool, generation: u32
         crate::strata::attach(ts, generation);
     }
     crate::strata::count(ts, size, alloc);
-    let left = ts.sample_left.get().saturating_sub(size as i64);
+    // No overflow: `sample_left` is positive here and a size at most
+    // `isize::MAX`.
+    let left = ts.sample_left.get().wrapping_sub(size as i64);
     if left > 0 {
         ts.sample_left.set(left);
         return false;

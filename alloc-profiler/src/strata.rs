@@ -53,9 +53,9 @@ pub static ENABLED: AtomicBool = AtomicBool::new(true);
 /// [`STRATA`].
 #[inline(always)]
 pub fn stratum(site: u64) -> usize {
-    let h = site.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let h = (h ^ (h >> 32)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    (h >> (64 - STRATA_BITS)) as usize
+    // Multiplicative hashing: a site's bits all lie far below the top ones,
+    // which the product's top bits depend on all of.
+    (site.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - STRATA_BITS)) as usize
 }
 
 /// A stratum's exact counts, side by side: one cache line per event.
@@ -137,6 +137,11 @@ pub fn attach(ts: &ThreadState, generation: u32) {
         }
         s.generation.store(generation, Ordering::Release);
     }
+    ts.site_hi.set(if crate::capture::walks_frame_pointers() {
+        ts.stack_hi()
+    } else {
+        0
+    });
     ts.strata.set(Some(s));
 }
 
@@ -154,7 +159,7 @@ pub fn count(ts: &ThreadState, size: usize, alloc: bool) {
     if let Some(s) = ts.strata.get() {
         // Masked, so that no bounds check is left to fail (strata end
         // below `STRATA` anyway).
-        let k = stratum(crate::capture::site_hash(ts.stack_hi())) & (STRATA - 1);
+        let k = stratum(crate::capture::site_hash(ts.site_hi.get())) & (STRATA - 1);
         ts.stratum.set(k as u32);
         let c = &s.counts[k];
         bump(&c.bytes, size as u64);

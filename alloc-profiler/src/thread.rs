@@ -36,6 +36,9 @@ pub struct ThreadState {
     pub strata: Cell<Option<&'static crate::strata::Strata>>,
     /// The stratum of the event `strata::count` counted last.
     pub stratum: Cell<u32>,
+    /// Where `strata::count`'s frame walk stops: the stack's top, or 0 to
+    /// walk no frame.
+    pub site_hi: Cell<usize>,
 }
 
 impl ThreadState {
@@ -54,6 +57,7 @@ impl ThreadState {
             measure: crate::measure::ThreadCounters::new(),
             strata: Cell::new(None),
             stratum: Cell::new(0),
+            site_hi: Cell::new(0),
         }
     }
 
@@ -87,32 +91,61 @@ thread_local! {
     static STATE: ThreadState = const { ThreadState::new() };
 }
 
-/// Resets the busy flag when dropped, even if the guarded code unwinds.
-struct Exit<'a>(&'a Cell<bool>);
+/// The calling thread inside the profiler: its state, marked busy until
+/// this is dropped (even if the guarded code unwinds). Not `Send`: it never
+/// leaves its thread.
+pub struct Entered {
+    ts: *const ThreadState,
+}
 
-impl Drop for Exit<'_> {
-    fn drop(&mut self) {
-        self.0.set(false);
+impl Entered {
+    /// The thread's state.
+    #[inline(always)]
+    pub fn state(&self) -> &ThreadState {
+        // SAFETY: `ts` points at this thread's `STATE` (see `entered`),
+        // which is never torn down while the thread runs, and this value
+        // cannot leave the thread.
+        unsafe { &*self.ts }
     }
 }
 
-/// Runs `f` with this thread marked as inside the profiler, so that allocations
-/// `f` makes (directly or through libraries) pass straight to the inner allocator
-/// unrecorded. Returns `None` without running `f` when the thread is already
-/// inside the profiler (a recursive call) or its state cannot be reached.
+impl Drop for Entered {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.state().busy.set(false);
+    }
+}
+
+/// Marks this thread as inside the profiler, so that allocations made until
+/// the returned guard is dropped (directly or through libraries) pass
+/// straight to the inner allocator unrecorded. `None` when the thread is
+/// already inside the profiler (a recursive call) or its state cannot be
+/// reached.
+///
+/// A guard, not a closure, and always inlined: the allocator's entry points
+/// call this on every event, and LLVM would outline a closure holding their
+/// whole path, at the cost of a call and a spill of every captured value.
+#[inline(always)]
+pub fn entered() -> Option<Entered> {
+    // The thread-local has a `const` initializer and no destructor, so it
+    // stays valid as long as its thread runs, past the call.
+    let ts = STATE.try_with(std::ptr::from_ref).ok()?;
+    // SAFETY: as above; the pointer is this thread's, read on this thread.
+    let s = unsafe { &*ts };
+    if s.busy.get() {
+        return None;
+    }
+    s.busy.set(true);
+    Some(Entered { ts })
+}
+
+/// Runs `f` with this thread marked as inside the profiler (see [`entered`]).
+/// Returns `None` without running `f` when the thread is already inside the
+/// profiler or its state cannot be reached.
 #[inline]
 pub fn enter<R>(f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
-    STATE
-        .try_with(|s| {
-            if s.busy.get() {
-                return None;
-            }
-            s.busy.set(true);
-            let _exit = Exit(&s.busy);
-            Some(f(s))
-        })
-        .ok()
-        .flatten()
+    let entered = entered()?;
+    Some(f(entered.state()))
 }
 
 /// True when the calling thread is inside the profiler.
