@@ -24,8 +24,9 @@ const BYTES_DEALLOCATED: usize = 4;
 const FAILURES: usize = 5;
 const COUNTERS: usize = 6;
 
+/// One thread's counters.
 #[repr(align(128))]
-struct Slot {
+pub struct Slot {
     owned: AtomicBool,
     c: [AtomicU64; COUNTERS],
 }
@@ -76,6 +77,7 @@ fn retire(ts: &ThreadState) {
     crate::strata::detach(ts);
     let i = ts.counter_slot.get();
     ts.counter_slot.set(NO_SLOT);
+    ts.counters.set(None);
     let Some(slot) = (i as usize).checked_sub(1).and_then(|i| SLOTS_.get(i)) else {
         return;
     };
@@ -108,15 +110,24 @@ fn claim(ts: &ThreadState) -> Option<&'static Slot> {
         retire(ts);
         return None;
     }
-    SLOTS_.get(k)
+    let slot = SLOTS_.get(k);
+    ts.counters.set(slot);
+    slot
 }
 
-#[inline]
+/// The calling thread's slot: the one it holds (a load), else one claimed
+/// now, else none.
+#[inline(always)]
 fn slot(ts: &ThreadState) -> Option<&'static Slot> {
+    ts.counters.get().or_else(|| no_slot_held(ts))
+}
+
+#[cold]
+#[inline(never)]
+fn no_slot_held(ts: &ThreadState) -> Option<&'static Slot> {
     match ts.counter_slot.get() {
         0 => claim(ts),
-        NO_SLOT => None,
-        i => SLOTS_.get(i as usize - 1),
+        _ => None,
     }
 }
 

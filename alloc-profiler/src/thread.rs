@@ -15,8 +15,11 @@ pub struct ThreadState {
     busy: Cell<bool>,
     id: Cell<u32>,
     stack_hi: Cell<usize>,
-    /// This thread's slot of global counters (see `counters.rs`).
+    /// This thread's slot of global counters (see `counters.rs`): its index
+    /// plus one, 0 before one is claimed, `u32::MAX` for none.
     pub counter_slot: Cell<u32>,
+    /// The slot `counter_slot` names, while the thread holds it.
+    pub counters: Cell<Option<&'static crate::counters::Slot>>,
     /// Bytes left before the next sample (see `sampling.rs`).
     pub sample_left: Cell<i64>,
     /// Session generation this thread's name was noted for.
@@ -48,6 +51,7 @@ impl ThreadState {
             id: Cell::new(u32::MAX),
             stack_hi: Cell::new(0),
             counter_slot: Cell::new(0),
+            counters: Cell::new(None),
             sample_left: Cell::new(0),
             named_gen: Cell::new(0),
             sample_gen: Cell::new(0),
