@@ -266,9 +266,9 @@ fn stated_margins_match_the_spread_across_seeds() {
 }
 
 /// `n` boxes of 24 bytes, allocated three calls down: the callers of
-/// `boxes_far_down` differ only beyond the innermost three frames, which is
-/// all of the stack the sampler's strata look at (`capture::SITE_FRAMES`),
-/// so all of them share one stratum when called from the same depth.
+/// `boxes_far_down` differ only beyond the innermost three frames, more of
+/// the stack than the sampler's strata look at (`capture::SITE_FRAMES`), so
+/// all of them share one stratum when called from the same depth.
 #[inline(never)]
 fn boxes_far_down(n: u32) {
     black_box(boxes_two_down(black_box(n)));
@@ -318,8 +318,8 @@ fn kilobytes_alone() {
 }
 
 /// [`kilobytes_alone`] under a 4 KiB frame. A site is the stack pointer and
-/// the innermost three return addresses; in a debug build those three are
-/// all the standard library's allocation glue, so only the depth tells the
+/// the innermost return addresses; in a debug build those are all the
+/// standard library's allocation glue, so only the depth tells the
 /// sites apart, and this one's is far below any other callsite's here.
 #[inline(never)]
 fn kilobytes_deep_down() {

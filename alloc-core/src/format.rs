@@ -73,16 +73,16 @@ pub struct Meta {
 }
 
 /// What a sampled profile's callsite estimates were calibrated against
-/// (`alloc_core::calibrate`): exact totals by thread and size class.
+/// (`alloc_core::calibrate`): exact totals by thread and call site.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Calibration {
-    /// Strata (a thread's allocations in one size class) whose exact bytes
+    /// Strata (a thread's allocations from one call site) whose exact bytes
     /// were shared out among the callsites sampled in them.
     pub strata: u64,
     /// The bytes allocated in those strata.
     pub bytes: u64,
-    /// Strata with samples left with the plain estimates: too few samples,
-    /// or samples the session could not keep by callsite.
+    /// Strata with samples left with the plain estimates: samples the
+    /// session could not keep by callsite.
     pub strata_plain: u64,
 }
 

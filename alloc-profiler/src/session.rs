@@ -217,11 +217,12 @@ impl SessionBuilder {
 
     /// Whether a sampling session calibrates its estimates (default true).
     /// The session then also counts every allocation's bytes exactly by
-    /// thread and size class, and the profile shares each of those totals
-    /// out among the callsites sampled in it, in proportion to their samples
-    /// there (post-stratification, `alloc_core::calibrate`). A callsite alone
-    /// in its thread at its sizes then comes out exact, and on the
-    /// benchmark of `docs/performance.md` the top callsites' errors halve.
+    /// thread and call site (the stack pointer and innermost return
+    /// addresses), and the profile shares each of those totals out among
+    /// the callsites sampled in it, in proportion to their samples there
+    /// (post-stratification, `alloc_core::calibrate`). A callsite alone in
+    /// its site then comes out exact, as the benchmark's top callsites of
+    /// `docs/performance.md` all do.
     /// Off, each figure is the plain sum of its samples' weights: unbiased,
     /// and independent of what other callsites drew. Exact sessions ignore
     /// it.

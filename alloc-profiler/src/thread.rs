@@ -34,7 +34,7 @@ pub struct ThreadState {
     pub cache: [Cell<(u64, u32)>; STACK_CACHE_SLOTS],
     /// Per-thread counters for `measure` (see `measure.rs`).
     pub measure: crate::measure::ThreadCounters,
-    /// This thread's exact counts by size class in a sampling session (see
+    /// This thread's exact counts by site in a sampling session (see
     /// `strata.rs`).
     pub strata: Cell<Option<&'static crate::strata::Strata>>,
     /// The stratum of the event `strata::count` counted last.

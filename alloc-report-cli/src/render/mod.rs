@@ -154,7 +154,7 @@ pub(crate) fn write_sampling_note(
 ) -> io::Result<()> {
     if let Mode::Sampled { rate_bytes } = profile.meta.mode {
         let calibrated = match profile.meta.calibration {
-            Some(c) if c.strata > 0 => ", calibrated to exact totals by thread and size",
+            Some(c) if c.strata > 0 => ", calibrated to exact totals by thread and call site",
             _ => "",
         };
         writeln!(

@@ -233,7 +233,7 @@ mod tests {
         let text = run(200, |w| render(w, &p, &s, &TextOptions::default()));
         assert!(text.contains(
             "Sampled profile (one sample per 512.0 KiB on average, calibrated to exact totals \
-             by thread and size): figures are estimates."
+             by thread and call site): figures are estimates."
         ));
     }
 

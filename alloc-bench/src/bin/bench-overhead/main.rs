@@ -684,7 +684,7 @@ fn accuracy_section(opts: &Opts, targets: &mut Vec<Target>) {
     );
     if let Some(c) = sampled.first().and_then(|p| p.meta.calibration) {
         println!(
-            "  calibrated estimates (seed 0: {} strata of thread and size class, {} bytes, held against exact totals; {} left plain): sd, z and P above are of plain ones",
+            "  calibrated estimates (seed 0: {} strata of thread and call site, {} bytes, held against exact totals; {} left plain): sd, z and P above are of plain ones",
             c.strata, c.bytes, c.strata_plain
         );
     }
