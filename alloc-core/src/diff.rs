@@ -109,6 +109,9 @@ pub struct Diff {
     pub new_total: u64,
     /// Callsites whose figure changed, before the limit.
     pub changed: usize,
+    /// Callsites whose figure did not change, before the limit: counted
+    /// only with [`DiffOptions::unchanged`], 0 otherwise.
+    pub unchanged: usize,
     /// Those callsites, biggest increase first, biggest decrease last; then,
     /// with [`DiffOptions::unchanged`], the unchanged ones, largest first.
     pub rows: Vec<DiffRow>,
@@ -235,7 +238,7 @@ pub fn diff(old: &Profile, new: &Profile, options: &DiffOptions) -> Diff {
             user_frame: 0,
         })
         .partition(|r| r.old != r.new);
-    let changed = rows.len();
+    let (changed, unchanged) = (rows.len(), same.len());
     let by_stacks = |a: &DiffRow, b: &DiffRow| {
         a.new_stack
             .cmp(&b.new_stack)
@@ -261,6 +264,7 @@ pub fn diff(old: &Profile, new: &Profile, options: &DiffOptions) -> Diff {
         old_total,
         new_total,
         changed,
+        unchanged,
         rows,
     }
 }
@@ -370,6 +374,10 @@ mod tests {
         let d = diff(&old, &new, &DiffOptions::default().with_unchanged());
         let got: Vec<_> = d.rows.iter().map(|r| (r.old, r.new)).collect();
         assert_eq!(got, [(100, 90), (300, 300), (200, 200)]);
+        assert_eq!((d.changed, d.unchanged), (1, 2));
+        // Without the option they are neither listed nor counted.
+        let d = diff(&old, &new, &DiffOptions::default());
+        assert_eq!((d.rows.len(), d.changed, d.unchanged), (1, 1, 0));
         assert_eq!(d.changed, 1, "only the changed ones are counted as such");
         assert_eq!(diff(&old, &new, &DiffOptions::default()).rows.len(), 1);
     }

@@ -359,7 +359,11 @@ pub struct DiffJson<'a> {
     pub change_pct: Option<f64>,
     /// Callsites that changed, before any limit.
     pub changed: usize,
-    /// The changed callsites, biggest increase first.
+    /// Callsites that did not change, before any limit (counted when they
+    /// are asked for, 0 otherwise).
+    pub unchanged: usize,
+    /// The changed callsites, biggest increase first; then, when asked for,
+    /// the unchanged ones, largest first.
     pub rows: DiffRowsJson<'a>,
 }
 
@@ -373,6 +377,7 @@ pub fn diff<'a>(old: &'a Profile, new: &'a Profile, diff: &'a Diff) -> DiffJson<
         delta: diff.delta(),
         change_pct: diff.change_pct(),
         changed: diff.changed,
+        unchanged: diff.unchanged,
         rows: DiffRowsJson { old, new, diff },
     }
 }

@@ -243,6 +243,10 @@ pub struct DiffArgs {
     /// How many callsites to list; 0 lists all.
     #[arg(short = 'n', long = "limit", value_name = "N", default_value_t = 20)]
     pub n: usize,
+    /// Also list the callsites whose figure did not change, after the
+    /// changed ones, largest first (-n counts them too).
+    #[arg(long)]
+    pub unchanged: bool,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -543,7 +547,11 @@ impl Cli {
                     Command::Diff {
                         old,
                         new,
-                        options: DiffOptions::new(by, limit(a.n)),
+                        options: if a.unchanged {
+                            DiffOptions::new(by, limit(a.n)).with_unchanged()
+                        } else {
+                            DiffOptions::new(by, limit(a.n))
+                        },
                         fail_if_increase: a.fail_if_increase,
                     },
                     a.out,

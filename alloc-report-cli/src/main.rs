@@ -9,7 +9,7 @@
 //! alloc-report leaks      profile.json [--min-bytes SIZE] [--fail-on-leak]
 //! alloc-report hist       profile.json --of size|align|lifetime
 //! alloc-report flamegraph profile.json --metric bytes|blocks|live|peak -o heap.svg
-//! alloc-report diff       old.json new.json [--by bytes|blocks|live] [--fail-if-increase PCT]
+//! alloc-report diff       old.json new.json [--by bytes|blocks|live] [--fail-if-increase PCT] [--unchanged]
 //! alloc-report export     profile.json --format folded|dhat|pprof|speedscope [-o OUT]
 //! alloc-report html       profile.json -o report.html
 //! ```

@@ -158,3 +158,29 @@ fn one_side_may_come_from_stdin() {
     assert_eq!(v["changed"], 1);
     let _ = demo();
 }
+
+#[test]
+fn unchanged_callsites_are_listed_when_asked_for() {
+    let dir = scratch();
+    let out = alloc_report(dir.path())
+        .args(["diff", "demo.json", "demo.json", "--unchanged"])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    fits_80(&text);
+    assert!(text.contains("No callsite changed; "), "{text}");
+    assert!(text.contains(" unchanged, largest first"), "{text}");
+    let out = alloc_report(dir.path())
+        .args(["diff", "demo.json", "demo.json", "--unchanged", "--json"])
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["changed"], 0);
+    let (unchanged, rows) = (
+        v["unchanged"].as_u64().unwrap(),
+        v["rows"].as_array().unwrap(),
+    );
+    assert!(unchanged > 0);
+    assert_eq!(rows.len() as u64, unchanged.min(20));
+    assert!(rows.iter().all(|r| r["delta"] == 0 && r["old"] == r["new"]));
+}

@@ -58,22 +58,26 @@ pub fn render(
     let room = o.width.saturating_sub(7);
     writeln!(w, "  old: {}", shorten_path(old_name, room))?;
     writeln!(w, "  new: {}", shorten_path(new_name, room))?;
+    let changed = match diff.changed {
+        0 => "No callsite changed".to_owned(),
+        1 => "1 callsite changed".to_owned(),
+        n => format!("{} callsites changed", count(n as u64)),
+    };
     if diff.rows.is_empty() {
-        return writeln!(w, "No callsite changed.");
+        return writeln!(w, "{changed}.");
     }
-    writeln!(
-        w,
-        "{} changed{}",
-        match diff.changed {
-            1 => "1 callsite".to_owned(),
-            n => format!("{} callsites", count(n as u64)),
-        },
-        if diff.rows.len() < diff.changed {
-            format!(", the {} largest increases first", diff.rows.len())
-        } else {
-            ", largest increase first".to_owned()
-        }
-    )?;
+    let shown_changed = diff.rows.len().min(diff.changed);
+    let order = match diff.changed {
+        0 => String::new(),
+        n if shown_changed < n => format!(", the {shown_changed} largest increases first"),
+        _ => ", largest increase first".to_owned(),
+    };
+    let unchanged = match (diff.unchanged, diff.changed) {
+        (0, _) => String::new(),
+        (n, 0) => format!("; {} unchanged, largest first", count(n as u64)),
+        (n, _) => format!("; then {} unchanged, largest first", count(n as u64)),
+    };
+    writeln!(w, "{changed}{order}{unchanged}")?;
     writeln!(w)?;
     let cols = [("old", 12), ("new", 12), ("change", 14), ("%", 10)];
     let header: String = cols.iter().map(|(n, w)| right(n, *w)).collect();
@@ -98,10 +102,11 @@ pub fn render(
             (None, None) => {}
         }
     }
-    if diff.rows.len() < diff.changed {
+    let listed = diff.changed + diff.unchanged;
+    if diff.rows.len() < listed {
         let more = format!(
             "… and {} more (-n 0 lists all)",
-            count((diff.changed - diff.rows.len()) as u64)
+            count((listed - diff.rows.len()) as u64)
         );
         debug_assert!(width(&more) < o.width);
         writeln!(w, "{}", st.dim(&more))?;
@@ -170,6 +175,58 @@ mod tests {
         assert!(
             text.starts_with("Blocks allocated: 12,041 → 12,041 (0, 0.0%)"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn unchanged_callsites_follow_the_changed_ones_when_asked_for() {
+        let old = profile();
+        let mut new = profile();
+        new.callsites[2].bytes *= 3;
+        new.totals.bytes_allocated = new.callsites.iter().map(|c| c.bytes).sum();
+        let text = |old: &Profile, new: &Profile, options: &DiffOptions| {
+            let d = diff(old, new, options);
+            let t = run(80, |w| {
+                render(w, (old, "o"), (new, "n"), &d, &TextOptions::default())
+            });
+            (d, t)
+        };
+        let (d, t) = text(&old, &new, &DiffOptions::default().with_unchanged());
+        assert!(d.unchanged >= 2, "{d:?}");
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[3],
+            format!(
+                "1 callsite changed, largest increase first; then {} unchanged, largest first",
+                d.unchanged
+            )
+        );
+        assert_eq!(lines[6], "     4.0 KiB    12.0 KiB      +8.0 KiB   +200.0%");
+        assert_eq!(lines.len(), 6 + 2 * (1 + d.unchanged), "{t}");
+        // A profile against itself: nothing changed, everything listed.
+        let (d, t) = text(&old, &old, &DiffOptions::default().with_unchanged());
+        assert_eq!(
+            t.lines().nth(3),
+            Some(
+                format!(
+                    "No callsite changed; {} unchanged, largest first",
+                    d.unchanged
+                )
+                .as_str()
+            )
+        );
+        // The limit counts them too.
+        let (d, t) = text(
+            &old,
+            &new,
+            &DiffOptions::new(Metric::Bytes, Some(2)).with_unchanged(),
+        );
+        assert!(
+            t.ends_with(&format!(
+                "… and {} more (-n 0 lists all)\n",
+                d.unchanged - 1
+            )),
+            "{t}"
         );
     }
 }
