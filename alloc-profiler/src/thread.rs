@@ -178,6 +178,21 @@ mod tests {
     }
 
     #[test]
+    fn the_guard_holds_the_thread_inside_until_dropped() {
+        let outer = entered().expect("not inside yet");
+        assert!(is_busy());
+        assert!(entered().is_none(), "a recursive entry is refused");
+        assert_eq!(
+            outer.state().id(),
+            with_state(|s| s.id()).unwrap(),
+            "the guard's state is this thread's"
+        );
+        drop(outer);
+        assert!(!is_busy());
+        assert!(entered().is_some());
+    }
+
+    #[test]
     fn busy_is_cleared_when_guarded_code_panics() {
         let r = std::panic::catch_unwind(|| enter(|_| panic!("boom")));
         assert!(r.is_err());
