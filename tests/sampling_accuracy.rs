@@ -355,9 +355,9 @@ fn calibrated_estimates_share_out_exact_totals() {
         // Alone in their thread and site: exact, whatever the seed.
         // (The thread's own allocations, not the spawn's in the caller.)
         // Sites are hashed into 4,096 strata per thread, and addresses move
-        // from run to run: in a run in a few hundred, one of the test's
-        // other small callsites hashes into the same stratum, and its bytes
-        // (a few hundred) may go to these when it drew no sample there.
+        // from run to run: now and then another small callsite of the same
+        // thread (each has one chance in 4,096) hashes into the same
+        // stratum, and its bytes go to these when it drew no sample there.
         const OTHERS: u64 = 4096;
         for f in ["kilobytes_alone", "alone_on_a_thread::{{closure}}"] {
             let (e, s) = (bytes(&exact, f), bytes(&p, f));

@@ -2,9 +2,9 @@
 //! held against exact totals the session counted without sampling.
 //!
 //! A sampling session samples few events, but it can count all of them by
-//! thread and calling code (the "site": a hash of the innermost frames) at
-//! the cost of two additions each. Those groups
-//! ("strata") are exact. A callsite's plain (Horvitz–Thompson) estimate is
+//! thread and call site (the stack pointer and the innermost return
+//! addresses, hashed) at the cost of a short frame walk and two additions
+//! each. Those groups ("strata") are exact. A callsite's plain (Horvitz–Thompson) estimate is
 //! the sum of its samples' weights; its calibrated estimate shares out each
 //! stratum's exact total among the callsites sampled in it, in proportion to
 //! their weights there (post-stratification):
@@ -13,9 +13,9 @@
 //! estimate(c) = Σ over strata s of  exact(s) × sampled(c, s) / sampled(s)
 //! ```
 //!
-//! A callsite that is alone in its strata, as most callsites are in their
-//! own thread at their own site, is then exact; one that shares a stratum keeps
-//! only the chance in how the samples split between the callsites, not the
+//! A callsite that is alone in its strata, as most callsites are at their
+//! own site in their own thread, is then exact; one that shares a stratum
+//! keeps only the chance in how the samples split between the callsites, not the
 //! chance in how many samples the stratum drew. The estimate is a ratio
 //! estimator: its bias is of the order of one over a stratum's samples and
 //! comes only from strata shared by several callsites. Strata the session

@@ -32,8 +32,7 @@ impl Default for DiffOptions {
 }
 
 impl DiffOptions {
-    /// Options comparing `by`, keeping at most `limit` rows of changed
-    /// callsites.
+    /// Options comparing `by`, keeping at most `limit` rows.
     #[must_use]
     pub const fn new(by: Metric, limit: Option<usize>) -> Self {
         Self {
@@ -378,8 +377,6 @@ mod tests {
         // Without the option they are neither listed nor counted.
         let d = diff(&old, &new, &DiffOptions::default());
         assert_eq!((d.rows.len(), d.changed, d.unchanged), (1, 1, 0));
-        assert_eq!(d.changed, 1, "only the changed ones are counted as such");
-        assert_eq!(diff(&old, &new, &DiffOptions::default()).rows.len(), 1);
     }
 
     #[test]

@@ -145,9 +145,9 @@ pub fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usi
     }
 }
 
-/// Return addresses [`site_hash`] reads. Where the allocator's entry point
-/// calls the recorder, the first is the same for every event (the call in
-/// the entry point) and the second is the program's call of the allocator.
+/// Return addresses [`site_hash`] reads. The recorder runs inlined in the
+/// allocator's entry point, so the first is the program's call of the
+/// allocator and the second its caller's call.
 pub const SITE_FRAMES: usize = 2;
 
 /// Whether stacks are captured by walking frame pointers (so that a frame

@@ -136,6 +136,9 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// # Safety
     /// `base` must be null or a block the inner allocator just allocated
     /// with `outer`, which is `header::outer(layout)`.
+    ///
+    /// Out of line: only sessions that put headers come here, and the entry
+    /// point's path for every other event stays short.
     #[inline(never)]
     unsafe fn headed(
         &self,

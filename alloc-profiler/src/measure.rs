@@ -247,8 +247,10 @@ fn remember_site(ts: &ThreadState, bytes: u64) {
 }
 
 /// Counts an allocation of `size` bytes (called on the allocation path while
-/// the thread is measured).
-#[inline]
+/// the thread is measured). Out of line: the allocator's entry point, which
+/// calls it, is inlined everywhere and should carry only what every event
+/// runs.
+#[inline(never)]
 pub fn on_alloc(ts: &ThreadState, size: usize) {
     let m = &ts.measure;
     m.allocations.set(m.allocations.get().wrapping_add(1));
@@ -261,8 +263,8 @@ pub fn on_alloc(ts: &ThreadState, size: usize) {
     remember_site(ts, size as u64);
 }
 
-/// Counts a deallocation of `size` bytes.
-#[inline]
+/// Counts a deallocation of `size` bytes (out of line, as [`on_alloc`]).
+#[inline(never)]
 pub fn on_dealloc(ts: &ThreadState, size: usize) {
     let m = &ts.measure;
     m.deallocations.set(m.deallocations.get().wrapping_add(1));

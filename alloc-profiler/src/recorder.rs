@@ -303,7 +303,7 @@ pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind, home: Home) {
     }
     counters::on_alloc(ts, layout.size());
     if ts.measure.depth.get() > 0 {
-        measure_alloc(ts, layout.size());
+        crate::measure::on_alloc(ts, layout.size());
     }
     // The sampler names the event's site from here, the allocator's entry
     // point: its caller is the program's code.
@@ -328,19 +328,8 @@ fn failed_alloc(ts: &ThreadState) {
     }
 }
 
-/// [`crate::measure::on_alloc`], out of the allocator's entry point.
-#[inline(never)]
-fn measure_alloc(ts: &ThreadState, size: usize) {
-    crate::measure::on_alloc(ts, size);
-}
-
-/// [`crate::measure::on_dealloc`], out of the allocator's entry point.
-#[inline(never)]
-fn measure_dealloc(ts: &ThreadState, size: usize) {
-    crate::measure::on_dealloc(ts, size);
-}
-
 /// Records an allocation; a panic in the bookkeeping is caught and counted.
+/// Out of line, so that the entry point carries no unwinding code.
 #[inline(never)]
 fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: Home) {
     contained(|| record_alloc_unguarded(ts, ptr, layout, kind, home));
@@ -450,7 +439,7 @@ pub fn on_dealloc(ptr: *mut u8, layout: Layout, home: Home) {
     let ts = entered.state();
     counters::on_dealloc(ts, layout.size());
     if ts.measure.depth.get() > 0 {
-        measure_dealloc(ts, layout.size());
+        crate::measure::on_dealloc(ts, layout.size());
     }
     if recording() && (!sampling::sampling() || sampling::maybe_sampled(ptr as usize)) {
         record_dealloc(ts, ptr as usize, layout, home);
@@ -458,6 +447,7 @@ pub fn on_dealloc(ptr: *mut u8, layout: Layout, home: Home) {
 }
 
 /// Records a deallocation; a panic in the bookkeeping is caught and counted.
+/// Out of line, as [`record_alloc`].
 #[inline(never)]
 fn record_dealloc(ts: &ThreadState, ptr: usize, layout: Layout, home: Home) {
     contained(|| record_dealloc_unguarded(ts, ptr, layout, home));
@@ -547,9 +537,19 @@ pub fn realloc_begin(ptr: *mut u8, layout: Layout, new_size: usize, home: Home) 
         if !record_new && !maybe_old {
             return idle;
         }
-        contained(|| realloc_take(ts, ptr as usize, layout, record_new, maybe_old, home))
-            .flatten()
-            .map_or(idle, |r| Realloc { stratum, ..r })
+        contained(|| {
+            realloc_take(
+                ts,
+                ptr as usize,
+                layout,
+                record_new,
+                maybe_old,
+                home,
+                stratum,
+            )
+        })
+        .flatten()
+        .unwrap_or(idle)
     })
     .unwrap_or(IDLE)
 }
@@ -562,6 +562,7 @@ fn realloc_take(
     record_new: bool,
     maybe_old: bool,
     home: Home,
+    stratum: u32,
 ) -> Option<Realloc> {
     let mut frames = Frames::new();
     if record_new {
@@ -585,7 +586,7 @@ fn realloc_take(
         stack,
         taken,
         home,
-        stratum: 0,
+        stratum,
     })
 }
 

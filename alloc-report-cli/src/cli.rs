@@ -543,15 +543,13 @@ impl Cli {
                     DiffByArg::Blocks => Metric::Blocks,
                     DiffByArg::Live => Metric::Live,
                 };
+                let mut options = DiffOptions::new(by, limit(a.n));
+                options.unchanged = a.unchanged;
                 (
                     Command::Diff {
                         old,
                         new,
-                        options: if a.unchanged {
-                            DiffOptions::new(by, limit(a.n)).with_unchanged()
-                        } else {
-                            DiffOptions::new(by, limit(a.n))
-                        },
+                        options,
                         fail_if_increase: a.fail_if_increase,
                     },
                     a.out,
@@ -772,6 +770,16 @@ mod tests {
                 new: Input::File("b".into()),
                 options: DiffOptions::new(Metric::Live, Some(20)),
                 fail_if_increase: Some(5.0)
+            }
+        );
+        let j = job(&["diff", "a", "b", "--unchanged", "-n", "0"]);
+        assert_eq!(
+            j.command,
+            Command::Diff {
+                old: Input::File("a".into()),
+                new: Input::File("b".into()),
+                options: DiffOptions::new(Metric::Bytes, None).with_unchanged(),
+                fail_if_increase: None
             }
         );
         assert_eq!(
