@@ -73,7 +73,7 @@ fn snapshot(stop: bool) -> Snapshot {
     let now_ns = crate::clock::now_ns().saturating_sub(recorder::START_NS.load(Ordering::Relaxed));
     let n = stack_table::count();
     let mut heap = Box::new(Heap::collect(&mut clock, &mut all, generation, n, now_ns));
-    let records: Vec<&record::Record> = all.iter().flatten().map(|g| &**g).collect();
+    let records: Vec<&record::Record> = all.iter().collect();
     // Never earlier than an event already stamped (clocks read on different
     // CPUs may disagree by a little).
     let now_ns = now_ns.max(heap.last_t_ns);

@@ -17,10 +17,8 @@ use parking_lot::lock_api::RawMutex as _;
 
 use crate::spin::RawSpin;
 
-fn for_each_lock(f: &mut dyn FnMut(&'static RawSpin)) {
-    // The heap clock first: a merge holds it while it takes every record.
-    crate::heap::fork_locks(f);
-    crate::record::fork_locks(f);
+/// Every lock but the heap clock's and the records', which come first.
+fn other_locks(f: &mut dyn FnMut(&'static RawSpin)) {
     crate::stack_table::fork_locks(f);
     crate::live_table::fork_locks(f);
     crate::record::names::fork_locks(f);
@@ -30,23 +28,31 @@ fn for_each_lock(f: &mut dyn FnMut(&'static RawSpin)) {
 }
 
 extern "C" fn prepare() {
-    for_each_lock(&mut |l| l.lock());
+    // The heap clock first: a merge holds it while it takes every record.
+    crate::heap::fork_locks(&mut |l| l.lock());
+    crate::record::fork_prepare();
+    other_locks(&mut |l| l.lock());
 }
 
-fn release() {
+/// Unlocks what `prepare` locked but the records.
+fn release_others() {
     // SAFETY: `prepare` locked every one of these on this thread, and
     // nothing else unlocks them.
-    for_each_lock(&mut |l| unsafe { l.unlock() });
+    other_locks(&mut |l| unsafe { l.unlock() });
+    // SAFETY: as above.
+    crate::heap::fork_locks(&mut |l| unsafe { l.unlock() });
 }
 
 extern "C" fn parent() {
-    release();
+    crate::record::fork_parent();
+    release_others();
 }
 
 extern "C" fn child() {
     crate::recorder::STATE.store(crate::recorder::OFF, Ordering::Release);
     crate::env_session::forget_in_child();
-    release();
+    crate::record::fork_child();
+    release_others();
 }
 
 /// Installs the handlers, once per process.

@@ -36,10 +36,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::record::{POOL, RECORDS};
+use crate::record::{AllRecords, RECORDS};
 use crate::sampling::W;
 use crate::spin::SpinMutex;
-use parking_lot::lock_api::RawMutex as _;
 
 /// Points the heap-over-time series holds before it halves its resolution.
 pub const SERIES_CAP: usize = 1024;
@@ -689,25 +688,15 @@ impl Clock {
 /// Calls its argument with every record of the pool, one at a time.
 type Each<'a> = dyn FnMut(&mut dyn FnMut(&mut crate::record::Record)) + 'a;
 
-/// Every record's lock, taken in pool order.
-pub type AllRecords =
-    [Option<crate::spin::SpinMutexGuard<'static, crate::record::Record>>; RECORDS];
-
 /// The clock's lock.
 pub type ClockGuard = crate::spin::SpinMutexGuard<'static, Clock>;
 
 /// Takes the clock's lock, then every record's, in pool order (the order of
 /// merges, the profile writer, session start and `fork.rs`): while the
 /// caller holds them, no event is half done and no merge is under way.
-pub fn lock_all() -> (ClockGuard, Box<AllRecords>) {
+pub fn lock_all() -> (ClockGuard, AllRecords) {
     let clock = CLOCK.lock();
-    // On the heap (the inner allocator's: the caller is inside the
-    // profiler), not on a stack that may be small.
-    let mut all: Box<AllRecords> = Box::new([const { None }; RECORDS]);
-    for (slot, r) in all.iter_mut().zip(POOL.iter()) {
-        *slot = Some(r.lock());
-    }
-    (clock, all)
+    (clock, crate::record::lock_all())
 }
 
 /// Merges every record's log into the clock. Called from the allocation
@@ -720,16 +709,10 @@ pub fn lock_all() -> (ClockGuard, Box<AllRecords>) {
 pub fn merge(generation: u32) {
     let mut clock = CLOCK.lock();
     let clock = &mut *clock;
-    for r in &POOL {
-        // SAFETY: unlocked below, in this function, on this thread.
-        unsafe { r.raw() }.lock();
-    }
+    let mut all = crate::record::lock_all();
     let mut each = |f: &mut dyn FnMut(&mut crate::record::Record)| {
-        for r in &POOL {
-            // SAFETY: this thread holds every record's lock (taken above,
-            // released below), so it has the records to itself, and hands
-            // out one at a time.
-            f(unsafe { &mut *r.data_ptr() });
+        for r in all.iter_mut() {
+            f(r);
         }
     };
     // A log to take for each record with changes, and a spare for each
@@ -745,7 +728,6 @@ pub fn merge(generation: u32) {
     });
     if inline || !clock.reserve_spares(to_take) {
         clock.merge_in_place(&mut each, generation);
-        unlock_pool();
         return;
     }
     let mut n = 0;
@@ -766,7 +748,7 @@ pub fn merge(generation: u32) {
         }
     });
     clock.raise_floor(&mut each, generation);
-    unlock_pool();
+    drop(all);
     // SAFETY: the first n logs were taken from their records above, each
     // with its `len` changes sorted by key; no record reaches them any
     // more, and they stay untouched until given back below.
@@ -775,15 +757,6 @@ pub fn merge(generation: u32) {
         if let Some(l) = clock.logs.get(k).copied() {
             clock.give_back(l.ptr.cast_mut());
         }
-    }
-}
-
-/// Releases every record's lock, taken by [`merge`] on this thread.
-fn unlock_pool() {
-    for r in &POOL {
-        // SAFETY: `merge` locked every record on this thread and calls this
-        // once, when done with them.
-        unsafe { r.raw().unlock() };
     }
 }
 
@@ -830,14 +803,14 @@ impl Heap {
     ) -> Self {
         clock.merge_in_place(
             &mut |f| {
-                for r in all.iter_mut().flatten() {
+                for r in all.iter_mut() {
                     f(r);
                 }
             },
             generation,
         );
         let mut h = Heap::default();
-        for r in all.iter().flatten().filter(|r| r.is_current(generation)) {
+        for r in all.iter().filter(|r| r.is_current(generation)) {
             h.counts.add(&r.tally.counts);
         }
         h.live_bytes = clock.st.live;

@@ -88,6 +88,7 @@
 //! runs out of memory, the program's allocation still succeeds and the profile
 //! counts what could not be tracked.
 
+mod biased;
 mod capture;
 mod clock;
 mod counters;

@@ -3,15 +3,15 @@
 //! for the whole of an event's bookkeeping, so whoever holds every record's lock
 //! (the profile writer) sees no event half-done. Records live in a fixed static
 //! pool; threads beyond the pool share records, which stays exact because of
-//! the lock.
+//! the lock. The lock is biased towards the record's thread (`biased.rs`).
 
 use std::ptr::NonNull;
 
 use alloc_core::histogram::{ALIGN_BUCKETS, LOG2_BUCKETS, align_bucket, log2_bucket};
 
+use crate::biased::{self, BiasedMutex};
 use crate::os_mem;
 use crate::sampling::W;
-use crate::spin::SpinMutex;
 
 /// Records in the pool.
 pub const RECORDS: usize = 256;
@@ -221,15 +221,82 @@ impl Record {
 }
 
 /// The pool.
-pub static POOL: [SpinMutex<Record>; RECORDS] = [const { SpinMutex::new(Record::EMPTY) }; RECORDS];
+pub static POOL: [BiasedMutex<Record>; RECORDS] =
+    [const { BiasedMutex::new(Record::EMPTY) }; RECORDS];
 
-/// The records' locks, in pool order (taken first before a `fork`).
-pub(crate) fn fork_locks(f: &mut dyn FnMut(&'static crate::spin::RawSpin)) {
-    for r in &POOL {
-        // SAFETY: `fork.rs` only locks and then unlocks each raw lock, in
-        // pairs, on the forking thread; no guard is ever made from it.
-        f(unsafe { r.raw() });
+/// Every record, locked (in pool order) until this is dropped: the writer's,
+/// a merge's and a session start's view. See [`lock_all`].
+pub struct AllRecords {
+    /// Forget every record's bias when unlocking (a new session).
+    reset: bool,
+    /// Unlocked on the thread that locked.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+/// Takes every record's lock, in pool order, with one `membarrier` for all
+/// the biased ones: while the result lives, no event is half done.
+pub fn lock_all() -> AllRecords {
+    biased::lock_all(&POOL);
+    AllRecords {
+        reset: false,
+        _not_send: std::marker::PhantomData,
     }
+}
+
+impl AllRecords {
+    /// Every record, one at a time.
+    pub fn iter(&self) -> impl Iterator<Item = &Record> {
+        // SAFETY: `self` holds every record's lock, and hands out shared
+        // references tied to a shared borrow of itself.
+        POOL.iter().map(|m| unsafe { &*m.data_ptr() })
+    }
+
+    /// Every record, one at a time, to change.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Record> {
+        // SAFETY: `self` holds every record's lock, and each record is
+        // handed out once, tied to a unique borrow of itself.
+        POOL.iter().map(|m| unsafe { &mut *m.data_ptr() })
+    }
+
+    /// Releases the records with their biases forgotten, so that each goes
+    /// to the first thread that records into it (a session start).
+    pub fn release_unbiased(mut self) {
+        self.reset = true;
+    }
+}
+
+impl Drop for AllRecords {
+    fn drop(&mut self) {
+        // SAFETY: `lock_all` took every record's lock on this thread (the
+        // value is not Send), and no reference handed
+        // out outlives the borrow of `self`.
+        unsafe {
+            if self.reset {
+                biased::reset_all(&POOL);
+            } else {
+                biased::unlock_all(&POOL);
+            }
+        }
+    }
+}
+
+/// Before a `fork`: every record's lock (after the heap clock's).
+pub(crate) fn fork_prepare() {
+    biased::lock_all(&POOL);
+}
+
+/// After a `fork`, in the parent: as before it.
+pub(crate) fn fork_parent() {
+    // SAFETY: `fork_prepare` took them on this thread, just before the fork.
+    unsafe { biased::unlock_all(&POOL) };
+}
+
+/// After a `fork`, in the child, whose other threads are gone: no record
+/// keeps a bias, nor the process its `membarrier` registration.
+pub(crate) fn fork_child() {
+    biased::forget_registration();
+    // SAFETY: `fork_prepare` took them on this (the only) thread.
+    unsafe { biased::reset_all(&POOL) };
 }
 
 /// The pool index of thread `id`'s record.
@@ -238,10 +305,10 @@ pub fn index_of(id: u32) -> usize {
     id as usize % RECORDS
 }
 
-/// The record of thread `id`.
-#[inline]
-pub fn of_thread(id: u32) -> &'static SpinMutex<Record> {
-    &POOL[index_of(id)]
+/// Thread `id`'s record, locked (by the calling thread, which is `id`).
+#[inline(always)]
+pub fn lock_own(id: u32) -> biased::Guard<'static, Record> {
+    POOL[index_of(id)].lock_as(id)
 }
 
 /// Thread names, by thread id, for the first threads of a session.

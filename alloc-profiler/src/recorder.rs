@@ -62,6 +62,11 @@ pub fn internal_errors() -> u64 {
     INTERNAL_ERRORS.load(Ordering::Relaxed)
 }
 
+/// Counts a bookkeeping failure caught outside [`contained`].
+pub fn note_internal_error() {
+    INTERNAL_ERRORS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Zeroes the internal error count for a new session.
 pub fn reset_internal_errors() {
     INTERNAL_ERRORS.store(0, Ordering::Relaxed);
@@ -150,7 +155,7 @@ impl Frames {
 }
 
 /// The calling thread's record, locked.
-type LockedRecord = crate::spin::SpinMutexGuard<'static, record::Record>;
+type LockedRecord = crate::biased::Guard<'static, record::Record>;
 
 /// Locks the calling thread's record if the session still records, preparing
 /// it for this session. Inlined: the usual case (the thread named, the record
@@ -169,7 +174,7 @@ fn lock_record(ts: &ThreadState) -> Option<(LockedRecord, u32)> {
 /// session records.
 #[inline(always)]
 fn lock_while_on(ts: &ThreadState) -> Option<(LockedRecord, u32)> {
-    let rec = record::of_thread(ts.id()).lock();
+    let rec = record::lock_own(ts.id());
     if STATE.load(Ordering::Acquire) != ON {
         return None;
     }

@@ -425,6 +425,7 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
         }
     }
     crate::fork::register();
+    crate::biased::register();
     // Every record's lock, as a snapshot takes them: no thread is inside an
     // event's bookkeeping (interning a stack, say) while the tables reset.
     let (mut clock, records) = heap::lock_all();
@@ -460,7 +461,8 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
     GENERATION.fetch_add(1, Ordering::Relaxed);
     START_NS.store(crate::clock::now_ns(), Ordering::Relaxed);
     STATE.store(ON, Ordering::Release);
-    drop(records);
+    // Each record goes to the first thread that records into it.
+    records.release_unbiased();
     Ok(())
 }
 
