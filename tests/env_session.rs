@@ -150,3 +150,52 @@ fn quiet_and_limits_come_from_the_environment_too() {
         p.events.items.len() as u64
     );
 }
+
+/// 10,000 allocations and frees of 32-byte blocks.
+#[inline(never)]
+fn box_churn() {
+    for i in 0..10_000u32 {
+        drop(black_box(Box::new([i; 8])));
+    }
+}
+
+/// [`box_churn`] on each of four threads.
+fn threaded_work() {
+    let threads: Vec<_> = (0..4).map(|_| std::thread::spawn(box_churn)).collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// Runs in the child process only, for the record lock test.
+#[test]
+fn threaded_child() {
+    if std::env::var_os("ALLOC_PROFILER_TEST_THREADED_CHILD").is_none() {
+        return;
+    }
+    threaded_work();
+}
+
+/// `ALLOC_PROFILER_RECORD_LOCK=spin` takes every record lock with a
+/// compare-and-swap (the fallback where `membarrier` is missing): counts
+/// stay exact across threads.
+#[test]
+fn the_record_lock_can_be_a_compare_and_swap() {
+    for lock in ["spin", "biased"] {
+        let path = common::temp_path(&format!("record-lock-{lock}.json"));
+        run_child(
+            "threaded_child",
+            &[
+                ("ALLOC_PROFILER", path.as_os_str()),
+                ("ALLOC_PROFILER_QUIET", "1".as_ref()),
+                ("ALLOC_PROFILER_RECORD_LOCK", lock.as_ref()),
+                ("ALLOC_PROFILER_TEST_THREADED_CHILD", "1".as_ref()),
+            ],
+        );
+        let p = common::load(&path);
+        let blocks = common::sum_in(&p, "env_session::box_churn", |c| c.blocks);
+        let freed = common::sum_in(&p, "env_session::box_churn", |c| c.freed_blocks);
+        assert_eq!((blocks, freed), (40_000, 40_000), "record lock {lock}");
+        assert_eq!(p.bookkeeping.internal_errors, 0);
+    }
+}

@@ -289,11 +289,10 @@ fn membarrier(_cmd: libc::c_long) -> libc::c_long {
 
 /// Decides whether records may be biased this session, registering for
 /// expedited `membarrier`s if not done yet in this process. A session start
-/// calls it, inside the reentrancy guard (it reads the environment) and
-/// before it takes the record locks. `ALLOC_PROFILER_RECORD_LOCK=spin`
+/// calls it, before it takes the record locks. `ALLOC_PROFILER_RECORD_LOCK=spin`
 /// keeps every record lock a compare-and-swap (for measuring the bias).
 pub fn register() -> bool {
-    let wanted = std::env::var_os("ALLOC_PROFILER_RECORD_LOCK").is_none_or(|v| v != "spin");
+    let wanted = crate::env_session::getenv(c"ALLOC_PROFILER_RECORD_LOCK") != Some(b"spin");
     let ready = match REGISTRATION.load(Ordering::Acquire) {
         READY => true,
         UNAVAILABLE => false,

@@ -40,7 +40,7 @@ pub(crate) fn forget_in_child() {
 }
 
 /// Reads a variable without allocating.
-fn getenv(name: &std::ffi::CStr) -> Option<&'static [u8]> {
+pub(crate) fn getenv(name: &std::ffi::CStr) -> Option<&'static [u8]> {
     // SAFETY: name is NUL-terminated. getenv's result points into the
     // environment block, which nothing in this program modifies concurrently
     // (Rust's set_var is unsafe for exactly this reason).

@@ -5,7 +5,10 @@
 //! before the fork (in the order the allocation path takes them, so this
 //! waits for events in flight and cannot deadlock), and release them in
 //! parent and child after it. The child stops recording: the session and its
-//! output belong to the parent.
+//! output belong to the parent. The records' locks are taken as a merge takes
+//! them (one `membarrier` for every record biased towards a thread), and in
+//! the child, whose other threads are gone, they lose their biases and the
+//! process its `membarrier` registration (`biased.rs`).
 //!
 //! No profiler lock is ever held while the wrapped allocator runs, so a
 //! thread inside `malloc` (holding malloc's locks, which glibc takes around

@@ -1,7 +1,8 @@
 //! What happens on each allocator call: the always-on counters, the `measure`
 //! counters, and, while a session runs, the full bookkeeping.
 //!
-//! Locking: an event's bookkeeping runs under its thread's record lock, then
+//! Locking: an event's bookkeeping runs under its thread's record lock
+//! (biased towards the thread: no locked instruction, `biased.rs`), then
 //! takes at most one shard lock of the stack index, then one of the live
 //! table, always in that order, and never around the inner allocator's
 //! call. A thread whose heap log is full merges every log first, holding no
