@@ -10,7 +10,7 @@
 //! never excludes. A biased lock makes the common case cheap and the rare
 //! one expensive:
 //!
-//! - The *owner* (the first thread to lock the record in a session, when
+//! - The *owner* (the first thread to lock the record in the process, when
 //!   biasing is available) marks itself inside with a plain store to
 //!   `inside`, then reads `bias`; if it still names the owner alone, the
 //!   owner holds the lock. Leaving is a plain (release) store.
@@ -34,8 +34,13 @@
 //! Biasing needs `membarrier`'s private expedited command (Linux 4.14),
 //! registered once per process; without it (another OS, an old kernel, a
 //! sandbox that filters the call) no record is ever biased and every lock
-//! is the spin lock's compare-and-swap. A `fork` child starts unbiased and
-//! unregistered (`fork.rs`), and a new session re-biases every record.
+//! is the spin lock's compare-and-swap. A record is only ever biased
+//! towards the first thread that claimed it: a new session lets that
+//! thread claim it again (a record revoked last session may be its alone
+//! now), and a record whose owner exited stays a compare-and-swap lock,
+//! since handing the bias on would need to know the owner gone. A `fork`
+//! child, whose other threads are gone, starts with no owners and
+//! unregistered (`fork.rs`).
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering, compiler_fence};
@@ -67,6 +72,13 @@ pub struct BiasedMutex<T> {
     bias: AtomicU32,
     /// The owner is inside (written by the owner only).
     inside: AtomicBool,
+    /// The only thread that may ever own the bias (its tag; [`FRESH`]
+    /// before a thread claimed it). Written under `spin`. Were the bias
+    /// handed to another thread, a former owner that read its own tag just
+    /// before being preempted could wake and clear `inside` under the new
+    /// owner's feet; so it never is, but in a `fork` child, where the other
+    /// threads are gone.
+    first: AtomicU32,
     data: UnsafeCell<T>,
 }
 
@@ -75,12 +87,15 @@ pub struct BiasedMutex<T> {
 // because the holder may be any thread.
 unsafe impl<T: Send> Sync for BiasedMutex<T> {}
 
-/// Proof of holding a [`BiasedMutex`]; releases it when dropped.
+/// Proof of holding a [`BiasedMutex`]; releases it when dropped, on the
+/// thread that took it (not `Send`: an owner's guard dropped elsewhere
+/// could clear `inside` while the owner is in again).
 pub struct Guard<'a, T> {
     m: &'a BiasedMutex<T>,
     /// Taken on the owner's fast path (release `inside`), or through the
     /// spin lock.
     fast: bool,
+    _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl<T> BiasedMutex<T> {
@@ -90,6 +105,7 @@ impl<T> BiasedMutex<T> {
             spin: RawSpin::INIT,
             bias: AtomicU32::new(FRESH),
             inside: AtomicBool::new(false),
+            first: AtomicU32::new(FRESH),
             data: UnsafeCell::new(data),
         }
     }
@@ -111,6 +127,7 @@ impl<T> BiasedMutex<T> {
                 return Guard {
                     m: self,
                     fast: true,
+                    _not_send: std::marker::PhantomData,
                 };
             }
             // An intruder came: step back and queue behind it.
@@ -126,11 +143,14 @@ impl<T> BiasedMutex<T> {
         let b = self.bias.load(Ordering::Relaxed);
         let me = tag(id);
         if b == FRESH {
+            let first = self.first.load(Ordering::Relaxed);
             if let Some(me) = me
                 && enabled()
+                && (first == FRESH || first == me)
             {
                 // Claimed under the spin lock; our next event takes the
                 // fast path.
+                self.first.store(me, Ordering::Relaxed);
                 self.bias.store(me, Ordering::Relaxed);
             }
         } else if b != REVOKED && Some(b) != me {
@@ -142,6 +162,7 @@ impl<T> BiasedMutex<T> {
         Guard {
             m: self,
             fast: false,
+            _not_send: std::marker::PhantomData,
         }
     }
 
@@ -236,9 +257,9 @@ pub unsafe fn unlock_all<T>(all: &[BiasedMutex<T>]) {
     }
 }
 
-/// Releases what [`lock_all`] took with every bias forgotten, so that each
-/// mutex goes to the next thread that locks it: a new session, or a `fork`
-/// child, whose other threads are gone.
+/// Releases what [`lock_all`] took with every bias set aside, so that each
+/// mutex goes to its owner again when the owner next locks it (a new
+/// session: a record shared last session may be the owner's alone now).
 ///
 /// # Safety
 /// As for [`unlock_all`].
@@ -248,6 +269,21 @@ pub unsafe fn reset_all<T>(all: &[BiasedMutex<T>]) {
         // SAFETY: held since `lock_all`, per the contract.
         unsafe { m.spin.unlock() };
     }
+}
+
+/// [`reset_all`] in a `fork` child, where the calling thread is the only
+/// one: every owner but perhaps the caller is gone, so each mutex goes to
+/// whichever thread locks it first.
+///
+/// # Safety
+/// As for [`unlock_all`], and the calling process has one thread.
+pub unsafe fn forget_owners<T>(all: &[BiasedMutex<T>]) {
+    for m in all {
+        m.first.store(FRESH, Ordering::Relaxed);
+        m.inside.store(false, Ordering::Relaxed);
+    }
+    // SAFETY: per the contract.
+    unsafe { reset_all(all) };
 }
 
 // ---- membarrier ------------------------------------------------------------
@@ -429,17 +465,26 @@ mod tests {
     }
 
     #[test]
-    fn reset_hands_the_mutex_to_the_next_locker() {
+    fn a_reset_keeps_the_owner_and_a_fork_child_forgets_it() {
         register();
         let all = [const { BiasedMutex::new(0u32) }; 1];
         drop(all[0].lock_as(3));
+        assert_eq!(all[0].is_biased(), enabled(), "claimed by thread 3");
         lock_all(&all);
         // SAFETY: held by lock_all just above.
         unsafe { reset_all(&all) };
         assert!(!all[0].is_biased());
         *all[0].lock_as(4) += 1;
-        assert_eq!(all[0].is_biased(), enabled(), "claimed by thread 4");
-        assert_eq!(*all[0].lock_as(4), 1);
+        assert!(!all[0].is_biased(), "thread 4 never owns thread 3's record");
+        *all[0].lock_as(3) += 1;
+        assert_eq!(all[0].is_biased(), enabled(), "thread 3 owns it again");
+        lock_all(&all);
+        // SAFETY: held by lock_all just above; this test's mutex is seen
+        // by this thread only, as a fork child's would be.
+        unsafe { forget_owners(&all) };
+        *all[0].lock_as(4) += 1;
+        assert_eq!(all[0].is_biased(), enabled(), "in a child, thread 4 may");
+        assert_eq!(*all[0].lock_as(4), 3);
     }
 
     #[test]

@@ -258,8 +258,9 @@ impl AllRecords {
         POOL.iter().map(|m| unsafe { &mut *m.data_ptr() })
     }
 
-    /// Releases the records with their biases forgotten, so that each goes
-    /// to the first thread that records into it (a session start).
+    /// Releases the records with their biases set aside, so that each goes
+    /// back to its thread when it next records (a session start: a record
+    /// shared last session may be its thread's alone now).
     pub fn release_unbiased(mut self) {
         self.reset = true;
     }
@@ -295,8 +296,8 @@ pub(crate) fn fork_parent() {
 /// keeps a bias, nor the process its `membarrier` registration.
 pub(crate) fn fork_child() {
     biased::forget_registration();
-    // SAFETY: `fork_prepare` took them on this (the only) thread.
-    unsafe { biased::reset_all(&POOL) };
+    // SAFETY: `fork_prepare` took them on this thread, the child's only one.
+    unsafe { biased::forget_owners(&POOL) };
 }
 
 /// The pool index of thread `id`'s record.

@@ -461,7 +461,8 @@ pub(crate) fn begin(config: &Config) -> Result<(), ()> {
     GENERATION.fetch_add(1, Ordering::Relaxed);
     START_NS.store(crate::clock::now_ns(), Ordering::Relaxed);
     STATE.store(ON, Ordering::Release);
-    // Each record goes to the first thread that records into it.
+    // Each record's bias waits for its thread's next event (a record that
+    // was shared last session may be its thread's alone now).
     records.release_unbiased();
     Ok(())
 }
