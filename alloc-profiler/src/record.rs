@@ -221,7 +221,7 @@ impl Record {
 }
 
 /// The pool.
-pub static POOL: [BiasedMutex<Record>; RECORDS] =
+static POOL: [BiasedMutex<Record>; RECORDS] =
     [const { BiasedMutex::new(Record::EMPTY) }; RECORDS];
 
 /// Every record, locked (in pool order) until this is dropped: the writer's,
