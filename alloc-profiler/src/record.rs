@@ -221,8 +221,7 @@ impl Record {
 }
 
 /// The pool.
-static POOL: [BiasedMutex<Record>; RECORDS] =
-    [const { BiasedMutex::new(Record::EMPTY) }; RECORDS];
+static POOL: [BiasedMutex<Record>; RECORDS] = [const { BiasedMutex::new(Record::EMPTY) }; RECORDS];
 
 /// Every record, locked (in pool order) until this is dropped: the writer's,
 /// a merge's and a session start's view. See [`lock_all`].
