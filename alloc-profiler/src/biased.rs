@@ -280,6 +280,9 @@ pub unsafe fn reset_all<T>(all: &[BiasedMutex<T>]) {
 pub unsafe fn forget_owners<T>(all: &[BiasedMutex<T>]) {
     for m in all {
         m.first.store(FRESH, Ordering::Relaxed);
+        // [`lock_all`] waited only for the owners of biased records; an
+        // owner of a revoked one may have been between its two stores to
+        // `inside` at the fork, and is not in the child to clear it.
         m.inside.store(false, Ordering::Relaxed);
     }
     // SAFETY: per the contract.

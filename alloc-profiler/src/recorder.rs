@@ -84,7 +84,7 @@ fn contained<R>(f: impl FnOnce() -> R) -> Option<R> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => Some(r),
         Err(payload) => {
-            INTERNAL_ERRORS.fetch_add(1, Ordering::Relaxed);
+            note_internal_error();
             // Dropping the payload may itself panic; never let that escape.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload)));
             None
@@ -311,13 +311,21 @@ pub fn on_alloc(ptr: *mut u8, layout: Layout, kind: Kind, home: Home) {
     if ts.measure.depth.get() > 0 {
         crate::measure::on_alloc(ts, layout.size());
     }
+    if !recording() {
+        return;
+    }
     // The sampler names the event's site from here, the allocator's entry
     // point: its caller is the program's code.
-    if recording()
-        && (!sampling::sampling() || sampling::should_sample(ts, layout.size(), true, generation()))
-    {
-        record_alloc(ts, ptr as usize, layout, kind, home);
-    }
+    let stratum = if sampling::sampling() {
+        let d = sampling::should_sample(ts, layout.size(), true, generation());
+        if !d.take {
+            return;
+        }
+        d.stratum
+    } else {
+        0
+    };
+    record_alloc(ts, ptr as usize, layout, kind, home, stratum);
 }
 
 /// Counts an allocation the inner allocator refused.
@@ -334,15 +342,30 @@ fn failed_alloc(ts: &ThreadState) {
     }
 }
 
-/// Records an allocation; a panic in the bookkeeping is caught and counted.
-/// Out of line, so that the entry point carries no unwinding code.
+/// Records an allocation (counted in `stratum` when sampling); a panic in
+/// the bookkeeping is caught and counted. Out of line, so that the entry
+/// point carries no unwinding code.
 #[inline(never)]
-fn record_alloc(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: Home) {
-    contained(|| record_alloc_unguarded(ts, ptr, layout, kind, home));
+fn record_alloc(
+    ts: &ThreadState,
+    ptr: usize,
+    layout: Layout,
+    kind: Kind,
+    home: Home,
+    stratum: u32,
+) {
+    contained(|| record_alloc_unguarded(ts, ptr, layout, kind, home, stratum));
 }
 
 #[inline(always)]
-fn record_alloc_unguarded(ts: &ThreadState, ptr: usize, layout: Layout, kind: Kind, home: Home) {
+fn record_alloc_unguarded(
+    ts: &ThreadState,
+    ptr: usize,
+    layout: Layout,
+    kind: Kind,
+    home: Home,
+    stratum: u32,
+) {
     check_injected_panic();
     let mut frames = Frames::new();
     frames.capture(ts);
@@ -355,8 +378,7 @@ fn record_alloc_unguarded(ts: &ThreadState, ptr: usize, layout: Layout, kind: Ki
     let (w, sampled) = (sampling::weight_with(size, rate), rate != 0);
     if sampled {
         stack_table::note_sampled(stack, size, w, true);
-        // Counted by `should_sample` just before this call.
-        crate::strata::note_sampled(ts, stack, ts.stratum.get(), size, w, true);
+        crate::strata::note_sampled(ts, stack, stratum, size, w, true);
     }
     let key = rec.tally.key(now());
     let t = heap::key_time(key);
@@ -531,11 +553,8 @@ pub fn realloc_begin(ptr: *mut u8, layout: Layout, new_size: usize, home: Home) 
             return IDLE;
         }
         let (record_new, maybe_old, stratum) = if sampling::sampling() {
-            (
-                sampling::should_sample(ts, new_size, false, generation()),
-                sampling::maybe_sampled(ptr as usize),
-                ts.stratum.get(),
-            )
+            let d = sampling::should_sample(ts, new_size, false, generation());
+            (d.take, sampling::maybe_sampled(ptr as usize), d.stratum)
         } else {
             (true, true, 0)
         };

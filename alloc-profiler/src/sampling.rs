@@ -121,11 +121,20 @@ fn interval(ts: &ThreadState, rate: u64) -> i64 {
     (bytes as i64).saturating_add(1)
 }
 
+/// What the sampler decided for an event.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision {
+    /// The event is sampled.
+    pub take: bool,
+    /// The stratum it was counted in (`strata::count`).
+    pub stratum: u32,
+}
+
 /// Whether to sample an allocation (`alloc`) or reallocation of `size` bytes
 /// on this thread, in session `generation`; counts it in the thread's exact
 /// strata either way.
 #[inline(always)]
-pub fn should_sample(ts: &ThreadState, size: usize, alloc: bool, generation: u32) -> bool {
+pub fn should_sample(ts: &ThreadState, size: usize, alloc: bool, generation: u32) -> Decision {
     let rate = RATE.load(Ordering::Relaxed);
     if ts.sample_gen.get() != generation {
         ts.sample_gen.set(generation);
@@ -133,16 +142,22 @@ pub fn should_sample(ts: &ThreadState, size: usize, alloc: bool, generation: u32
         ts.sample_left.set(interval(ts, rate));
         crate::strata::attach(ts, generation);
     }
-    crate::strata::count(ts, size, alloc);
+    let stratum = crate::strata::count(ts, size, alloc);
     // No overflow: `sample_left` is positive here and a size at most
     // `isize::MAX`.
     let left = ts.sample_left.get().wrapping_sub(size as i64);
     if left > 0 {
         ts.sample_left.set(left);
-        return false;
+        return Decision {
+            take: false,
+            stratum,
+        };
     }
     ts.sample_left.set(interval(ts, rate));
-    true
+    Decision {
+        take: true,
+        stratum,
+    }
 }
 
 const FILTER_BITS: u32 = 18;
@@ -224,7 +239,7 @@ mod tests {
             let (mut est, mut truth) = (0u128, 0u128);
             for size in sizes {
                 truth += u128::from(size);
-                if should_sample(ts, size as usize, true, generation) {
+                if should_sample(ts, size as usize, true, generation).take {
                     est += u128::from(weight(size).b);
                 }
             }

@@ -152,21 +152,20 @@ pub fn detach(ts: &ThreadState) {
 
 /// Counts an allocation (`alloc`) or reallocation of `size` bytes, made by
 /// the code that called the allocator (the caller inlines this, so that its
-/// site is the program's); notes its stratum in `ts.stratum`, for
-/// [`note_sampled`] or [`uncount`].
+/// site is the program's), and returns its stratum, for [`note_sampled`] or
+/// [`uncount`] (0 when the thread keeps no strata).
 #[inline(always)]
-pub fn count(ts: &ThreadState, size: usize, alloc: bool) {
-    if let Some(s) = ts.strata.get() {
-        // Masked, so that no bounds check is left to fail (strata end
-        // below `STRATA` anyway).
-        let k = stratum(crate::capture::site_hash(ts.site_hi.get())) & (STRATA - 1);
-        ts.stratum.set(k as u32);
-        let c = &s.counts[k];
-        bump(&c.bytes, size as u64);
-        if alloc {
-            bump(&c.blocks, 1);
-        }
+pub fn count(ts: &ThreadState, size: usize, alloc: bool) -> u32 {
+    let Some(s) = ts.strata.get() else { return 0 };
+    // Masked, so that no bounds check is left to fail (strata end below
+    // `STRATA` anyway).
+    let k = stratum(crate::capture::site_hash(ts.site_hi.get())) & (STRATA - 1);
+    let c = &s.counts[k];
+    bump(&c.bytes, size as u64);
+    if alloc {
+        bump(&c.blocks, 1);
     }
+    k as u32
 }
 
 /// Takes back a reallocation of `size` bytes [`count`]ed in `stratum` before

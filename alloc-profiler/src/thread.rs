@@ -37,8 +37,6 @@ pub struct ThreadState {
     /// This thread's exact counts by site in a sampling session (see
     /// `strata.rs`).
     pub strata: Cell<Option<&'static crate::strata::Strata>>,
-    /// The stratum of the event `strata::count` counted last.
-    pub stratum: Cell<u32>,
     /// Where `strata::count`'s frame walk stops: the stack's top, or 0 to
     /// walk no frame.
     pub site_hi: Cell<usize>,
@@ -60,7 +58,6 @@ impl ThreadState {
             cache: [const { Cell::new((0, 0)) }; STACK_CACHE_SLOTS],
             measure: crate::measure::ThreadCounters::new(),
             strata: Cell::new(None),
-            stratum: Cell::new(0),
             site_hi: Cell::new(0),
         }
     }
