@@ -330,9 +330,15 @@ fn membarrier(_cmd: libc::c_long) -> libc::c_long {
 /// expedited `membarrier`s if not done yet in this process. A session start
 /// calls it, before it takes the record locks. `ALLOC_PROFILER_RECORD_LOCK=spin`
 /// keeps every record lock a compare-and-swap (for measuring the bias).
-pub fn register() -> bool {
+pub fn register() {
     let wanted = crate::env_session::getenv(c"ALLOC_PROFILER_RECORD_LOCK") != Some(b"spin");
-    let ready = match REGISTRATION.load(Ordering::Acquire) {
+    ENABLED.store(wanted && registered(), Ordering::Relaxed);
+}
+
+/// Whether this process is registered for expedited `membarrier`s,
+/// registering it on the first call.
+fn registered() -> bool {
+    match REGISTRATION.load(Ordering::Acquire) {
         READY => true,
         UNAVAILABLE => false,
         _ => {
@@ -343,9 +349,7 @@ pub fn register() -> bool {
             REGISTRATION.store(if ok { READY } else { UNAVAILABLE }, Ordering::Release);
             ok
         }
-    };
-    ENABLED.store(wanted && ready, Ordering::Relaxed);
-    wanted && ready
+    }
 }
 
 /// In a `fork` child: no record is biased any more ([`reset_all`]), and the
